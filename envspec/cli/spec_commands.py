@@ -1,0 +1,1 @@
+"""Commands over the pure part of the pipeline: init, validate, render, schema, explain, lock."""
