@@ -53,7 +53,8 @@ class Diagnostic:
 
     def format(self) -> str:
         where = f"{self.location}: " if self.location else ""
-        key = f" (at `{self.location.key}`)" if self.location and self.location.key else ""
+        key_path = self.location.key if self.location else None
+        key = f" (at `{key_path}`)" if key_path and f"`{key_path}" not in self.message else ""
         text = f"{where}{self.severity}[{self.code}]: {self.message}{key}"
         if self.hint:
             text += f"\n  hint: {self.hint}"

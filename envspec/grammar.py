@@ -1,0 +1,172 @@
+"""Grammars for every value that can reach a shell or a Dockerfile line.
+
+Each function returns its argument unchanged or raises ValueError with a message that says
+what the value should look like. Values are also shell-quoted when rendered; validating them
+first means an injection attempt is reported as an error instead of being built, quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+_APT_NAME = r"[a-z0-9][a-z0-9+.\-]+"
+_APT_VERSION = r"[A-Za-z0-9.+~:\-]+"
+_APT_PACKAGE = re.compile(rf"{_APT_NAME}(?::[a-z0-9]+)?(?:={_APT_VERSION}|/[a-z0-9\-]+)?")
+_PIP_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?"
+_PIP_EXTRAS = rf"(?:\[\s*{_PIP_NAME}(?:\s*,\s*{_PIP_NAME})*\s*\])?"
+_PIP_VERSION_CLAUSE = r"(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_\-]+"
+_PIP_MARKER = r"(?:\s*;\s*[A-Za-z0-9_.<>=!'\" ()\-]+)?"
+_PIP_REQUIREMENT = re.compile(
+    rf"{_PIP_NAME}\s*{_PIP_EXTRAS}\s*"
+    rf"(?:{_PIP_VERSION_CLAUSE}(?:\s*,\s*{_PIP_VERSION_CLAUSE})*)?{_PIP_MARKER}"
+)
+_CONDA_SPEC = re.compile(r"(?:[a-z0-9_\-]+::)?[A-Za-z0-9_.\-]+(?:[=<>!]{1,2}[A-Za-z0-9.*_+,<>=!\-]+)?")
+_CONDA_CHANNEL = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*|https?://[^\s'\"`$\\;|&<>]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_\-]{0,31}")
+_IMAGE_NAME = re.compile(r"[a-z0-9]+(?:[._\-][a-z0-9]+)*")
+_IMAGE_REF = re.compile(
+    r"(?:[a-zA-Z0-9.\-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._\-/][a-z0-9]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
+)
+_LABEL_KEY = re.compile(r"[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?")
+_PATH_CHARS = re.compile(r"[A-Za-z0-9_.\-+@/ ]+")
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
+_PORT = re.compile(r"(?:(?:\d{1,3}\.){3}\d{1,3}:)?\d{1,5}(?::\d{1,5})?(?:/(?:tcp|udp))?")
+_SIZE = re.compile(r"\d+(?:\.\d+)?[bkmgBKMG]?")
+_PPA = re.compile(r"[a-z0-9][a-z0-9.+\-]*/[a-z0-9][a-z0-9.+\-]*")
+_APT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
+_MAJOR_MINOR = re.compile(r"[0-9]+\.[0-9]+")
+_CUDA = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}(?:\.[0-9]{1,3})?")
+_INSTALLER_VERSION = re.compile(r"[A-Za-z0-9_.\-]+")
+_SHA256 = re.compile(r"[a-f0-9]{64}")
+_MIRROR_NAME = re.compile(r"[a-z][a-z0-9\-]*")
+_URL_FORBIDDEN = re.compile(r"[\s'\"`$\\;|&<>(){}]")
+
+
+def _full(pattern: re.Pattern[str], value: str, what: str) -> str:
+    if not pattern.fullmatch(value):
+        raise ValueError(f"{value!r} is not {what}")
+    return value
+
+
+def one_line(value: str) -> str:
+    """Free text that lands in a single Dockerfile line (quoted): no line breaks, no NUL."""
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise ValueError(
+            "must be a single line: a line break would start a new Dockerfile instruction "
+            "(split it into several list items instead)"
+        )
+    return value
+
+
+def apt_package(value: str) -> str:
+    return _full(_APT_PACKAGE, value, "a Debian package name (like `libgl1` or `curl=7.88.1-10+deb12u5`)")
+
+
+def pip_requirement(value: str) -> str:
+    return _full(
+        _PIP_REQUIREMENT,
+        value.strip(),
+        "a pip requirement (like `numpy`, `torch==2.1.2` or `black[jupyter]>=24`)",
+    )
+
+
+def conda_spec(value: str) -> str:
+    return _full(_CONDA_SPEC, value, "a conda package spec (like `numpy=1.26` or `pytorch`)")
+
+
+def conda_channel(value: str) -> str:
+    return _full(_CONDA_CHANNEL, value, "a conda channel name or URL (like `conda-forge`)")
+
+
+def url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    if _URL_FORBIDDEN.search(value):
+        raise ValueError(f"{value!r} contains characters not allowed in a URL here (quotes, $, ;…)")
+    return value
+
+
+def mirror_ref(value: str) -> str:
+    """A preset name (checked against the catalog by the resolver) or a URL."""
+    if "://" in value:
+        return url(value)
+    return _full(_MIRROR_NAME, value, "a mirror preset name (like `tuna`) or an http(s) URL")
+
+
+def hostname(value: str) -> str:
+    return _full(_HOSTNAME, value, "a host name (like `mirrors.example.com`)")
+
+
+def relative_path(value: str) -> str:
+    one_line(value)
+    if value.startswith("/") or value.startswith("~"):
+        raise ValueError(f"{value!r} must be relative to the folder of env.yaml")
+    if any(part == ".." for part in value.replace("\\", "/").split("/")):
+        raise ValueError(f"{value!r} leaves the folder of env.yaml (`..` is not allowed)")
+    return _full(_PATH_CHARS, value, "a path of letters, digits and `_.-+@/`")
+
+
+def absolute_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} must be an absolute path (start with /)")
+    if ".." in value.split("/"):
+        raise ValueError(f"{value!r} must not contain `..`")
+    return _full(_PATH_CHARS, value, "a path of letters, digits and `_.-+@/`")
+
+
+def env_name(value: str) -> str:
+    return _full(_ENV_NAME, value, "an environment variable name (letters, digits, _)")
+
+
+def user_name(value: str) -> str:
+    return _full(_USER_NAME, value, "a Linux user name (lower case, digits, _ and -)")
+
+
+def image_name(value: str) -> str:
+    return _full(_IMAGE_NAME, value, "an image name (lower case letters, digits, `.`, `_`, `-`)")
+
+
+def image_reference(value: str) -> str:
+    return _full(
+        _IMAGE_REF, value, "an image reference (like `ubuntu:22.04` or `repo/img@sha256:…`)"
+    )
+
+
+def label_key(value: str) -> str:
+    return _full(_LABEL_KEY, value, "a label key (like `org.example.owner`)")
+
+
+def port_mapping(value: str) -> str:
+    return _full(_PORT, value, "a port mapping (like `8888:8888` or `127.0.0.1:6006:6006`)")
+
+
+def size(value: str) -> str:
+    return _full(_SIZE, value, "a size (like `8g` or `512m`)")
+
+
+def ppa(value: str) -> str:
+    return _full(_PPA, value, "a PPA as owner/name (like `deadsnakes/ppa`)")
+
+
+def apt_word(value: str) -> str:
+    return _full(_APT_WORD, value, "an apt suite or component (like `jammy` or `main`)")
+
+
+def major_minor(value: str) -> str:
+    return _full(_MAJOR_MINOR, value, "a major.minor version (like `3.10`); quote it in YAML")
+
+
+def cuda_version(value: str) -> str:
+    return _full(_CUDA, value, "a CUDA version (like `12.4` or `12.4.1`); quote it in YAML")
+
+
+def installer_version(value: str) -> str:
+    return _full(_INSTALLER_VERSION, value, "an installer version (like `py311_24.1.2-0`)")
+
+
+def sha256(value: str) -> str:
+    return _full(_SHA256, value, "a SHA-256 digest (64 lower-case hex digits)")
