@@ -31,7 +31,7 @@ _IMAGE_REF = re.compile(
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
 )
 _LABEL_KEY = re.compile(r"[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?")
-_PATH_CHARS = re.compile(r"[A-Za-z0-9_.\-+@/ ]+")
+_PATH_CHARS = re.compile(r"[A-Za-z0-9_.\-+@/]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
 _PORT = re.compile(r"(?:(?:\d{1,3}\.){3}\d{1,3}:)?\d{1,5}(?::\d{1,5})?(?:/(?:tcp|udp))?")
 _SIZE = re.compile(r"\d+(?:\.\d+)?[bkmgBKMG]?")
@@ -42,7 +42,7 @@ _CUDA = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}(?:\.[0-9]{1,3})?")
 _INSTALLER_VERSION = re.compile(r"[A-Za-z0-9_.\-]+")
 _SHA256 = re.compile(r"[a-f0-9]{64}")
 _MIRROR_NAME = re.compile(r"[a-z][a-z0-9\-]*")
-_URL_FORBIDDEN = re.compile(r"[\s'\"`$\\;|&<>(){}]")
+_URL_FORBIDDEN = re.compile(r"[\s'\"`$\\;|&<>(){}#]")
 
 
 def _full(pattern: re.Pattern[str], value: str, what: str) -> str:

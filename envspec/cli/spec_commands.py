@@ -1,1 +1,227 @@
-"""Commands over the pure part of the pipeline: init, validate, render, schema, explain, lock."""
+"""Commands over the pipeline: init, validate, render, schema, explain, lock, build."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import click
+
+from envspec.cli import cli
+from envspec.errors import Diagnostic, EnvspecError, RefusedError
+
+SPEC = click.argument(
+    "spec", type=click.Path(dir_okay=False, path_type=Path), default="env.yaml", required=False
+)
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+
+
+def _show_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        click.echo(diagnostic.format(), err=True)
+
+
+def _ca_options(f):  # type: ignore[no-untyped-def]
+    f = click.option("--ca-cert", "ca_certs", multiple=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Extra CA certificate (PEM) installed before any download. Repeatable.")(f)
+    f = click.option("--host-ca", is_flag=True,
+                     help=f"Trust this host's CA bundle ({HOST_CA_BUNDLE}) during the build.")(f)
+    f = click.option("--base-image", metavar="IMAGE",
+                     help="Build FROM this image instead of the resolved one (keeps the spec's OS "
+                     "settings): for mirrors of Docker Hub or local images.")(f)
+    f = click.option("--locked", is_flag=True,
+                     help="Fail unless env.lock exists and matches the spec.")(f)
+    return f
+
+
+def _cert_paths(ca_certs: Sequence[Path], host_ca: bool) -> list[Path]:
+    paths = list(ca_certs)
+    if host_ca:
+        if not HOST_CA_BUNDLE.is_file():
+            raise EnvspecError(f"--host-ca: {HOST_CA_BUNDLE} does not exist on this host",
+                               hint="pass the bundle with --ca-cert PATH instead")
+        paths.append(HOST_CA_BUNDLE)
+    return paths
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--force", is_flag=True, help="Overwrite an existing env.yaml.")
+def init(directory: Path, force: bool) -> None:
+    """Write a commented starter env.yaml into DIRECTORY."""
+    from envspec.starter import starter_spec
+
+    target = directory / "env.yaml"
+    if target.exists() and not force:
+        raise RefusedError(f"{target} already exists", hint="pass --force to replace it")
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(starter_spec(directory.resolve().name), encoding="utf-8")
+    from envspec.schema import schema_text
+
+    (directory / "env.schema.json").write_text(schema_text(), encoding="utf-8")  # for editors
+    click.echo(f"wrote {target} and env.schema.json; next: envspec render {target}")
+
+
+@cli.command()
+@SPEC
+def validate(spec: Path) -> None:
+    """Check SPEC: shape, values and version compatibility (nothing is built)."""
+    from envspec.pipeline import compile_spec
+
+    compiled = compile_spec(spec)
+    _show_diagnostics(compiled.resolved.diagnostics)
+    click.echo(f"{spec}: ok ({len(compiled.resolved.warnings)} warning(s))")
+
+
+@cli.command()
+@SPEC
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the Dockerfile and the minimal build context into this folder.")
+@click.option("--force", is_flag=True, help="Overwrite files in the output you have edited.")
+@_ca_options
+def render(spec: Path, output: Path | None, force: bool, ca_certs: tuple[Path, ...],
+           host_ca: bool, base_image: str | None, locked: bool) -> None:
+    """Print SPEC's Dockerfile, or write the build context with -o DIR."""
+    from envspec.context import write_context
+    from envspec.pipeline import compile_spec
+
+    compiled = compile_spec(spec, base_image=base_image, locked=locked,
+                            extra_ca_certs=_cert_paths(ca_certs, host_ca))
+    _show_diagnostics(compiled.resolved.diagnostics)
+    if output is None:
+        click.echo(compiled.dockerfile, nl=False)
+        return
+    written = write_context(compiled.files, output, force=force)
+    click.echo(f"wrote {len(written)} file(s) to {output}: " + ", ".join(written), err=True)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the schema to this file instead of stdout.")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of env.yaml (for editor completion)."""
+    from envspec.schema import schema_text
+
+    text = schema_text()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@cli.command()
+@SPEC
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def explain(spec: Path, as_json: bool) -> None:
+    """Show every resolved value of SPEC, where it came from and why."""
+    from envspec.pipeline import compile_spec
+
+    resolved = compile_spec(spec).resolved
+    rows = [(d.key, d.value, d.source, d.why) for d in resolved.decisions]
+    if as_json:
+        click.echo(json.dumps({
+            "base_image": resolved.base.image,
+            "decisions": [dict(zip(("key", "value", "source", "why"), r, strict=True))
+                          for r in rows],
+            "diagnostics": [{"code": d.code, "severity": d.severity, "message": d.message,
+                             "hint": d.hint} for d in resolved.diagnostics],
+        }, indent=2))
+        return
+    click.echo(f"FROM {resolved.base.image}" + ("  (from env.lock)" if resolved.lock_used else ""))
+    _print_table(("key", "value", "source", "why"), rows)
+    _show_diagnostics(resolved.diagnostics)
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [min(48, max(len(str(c)) for c in col)) for col in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)]
+        click.echo("  ".join(cells).rstrip())
+
+
+@cli.command()
+@SPEC
+@click.option("--refresh", is_flag=True,
+              help="Ask the registry for the base image's current digest (needs network).")
+@click.option("--registry", metavar="URL", help="Registry API base URL for --refresh "
+              "(default: the image's own registry, Docker Hub for short names).")
+def lock(spec: Path, refresh: bool, registry: str | None) -> None:
+    """Write env.lock next to SPEC: the resolved base image, versions and the spec's hash."""
+    from envspec.lockfile import dump_lock, lock_from, lock_path
+    from envspec.loader import load_spec
+    from envspec.resolve import resolve
+
+    resolved = resolve(load_spec(spec))
+    _show_diagnostics(resolved.diagnostics)
+    digest = _registry_digest(resolved.base.image, registry) if refresh else None
+    path = lock_path(spec)
+    path.write_text(dump_lock(lock_from(resolved, digest)), encoding="utf-8")
+    click.echo(f"wrote {path}" + (f" (base pinned to {digest})" if digest else ""))
+
+
+def _registry_digest(image: str, registry: str | None) -> str | None:
+    from envspec.registry import DOCKER_HUB_REGISTRY, RegistryClient
+
+    name, _, tag = image.partition("@")[0].rpartition(":")
+    host, _, path = name.partition("/")
+    if "." in host or ":" in host:  # a registry host leads the name
+        registry, name = registry or f"https://{host}", path
+    elif "/" not in name:
+        name = f"library/{name}"  # Docker Hub's official images
+    digest = RegistryClient(registry or DOCKER_HUB_REGISTRY).manifest_digest(name, tag or "latest")
+    if digest is None:
+        raise EnvspecError(f"the registry does not have {image}",
+                           hint="`envspec explain` shows why this tag was chosen")
+    return digest
+
+
+@cli.command()
+@SPEC
+@click.option("-t", "--tag", "tags", multiple=True, help="Extra tag for the image. Repeatable.")
+@click.option("--no-cache", is_flag=True, help="Build every layer again.")
+@click.option("--pull", is_flag=True, help="Pull a newer base image first.")
+@click.option("--builder", type=click.Choice(["docker", "buildkit"]), default="docker",
+              show_default=True, help="docker: docker-py (classic builder); buildkit: the docker "
+              "CLI with DOCKER_BUILDKIT=1 (cache mounts).")
+@click.option("--progress", type=click.Choice(["auto", "rich", "plain"]), default="auto",
+              show_default=True, help="Live view on a terminal, plain lines otherwise.")
+@click.option("--network", help="Network for RUN steps, e.g. host.")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+              help="Build argument. Proxy variables from the environment are passed as well; "
+              "Docker keeps them out of the image's history.")
+@click.option("--test", "run_tests", is_flag=True, help="Run the smoke tests after building.")
+@_ca_options
+def build(spec: Path, tags: tuple[str, ...], no_cache: bool, pull: bool, builder: str,
+          progress: str, network: str | None, build_args: tuple[str, ...], run_tests: bool,
+          ca_certs: tuple[Path, ...], host_ca: bool, base_image: str | None, locked: bool) -> None:
+    """Build SPEC's image (skipped when an identical image exists)."""
+    from envspec.pipeline import ensure_image
+    from envspec.progress import open_progress
+
+    with open_progress(progress) as display:  # type: ignore[arg-type]
+        built = ensure_image(
+            spec, on_event=display, builder=builder, tags=tags,  # type: ignore[arg-type]
+            no_cache=no_cache, pull=pull, network=network, build_args=_build_args(build_args),
+            base_image=base_image, extra_ca_certs=_cert_paths(ca_certs, host_ca), locked=locked,
+        )
+    _show_diagnostics(built.resolved.warnings)
+    state = "built" if built.built else "up to date"
+    click.echo(f"{built.image} ({state})")
+    if run_tests:
+        from envspec.cli.runtime_commands import run_smoke_for
+
+        run_smoke_for(built, gpus=None, junit=None, json_path=None)
+
+
+def _build_args(pairs: Sequence[str]) -> dict[str, str]:
+    args = {k: v for k in PROXY_VARS if (v := os.environ.get(k))}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--build-arg")
+        args[key] = value
+    return args

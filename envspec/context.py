@@ -1,0 +1,116 @@
+"""context: the build context — the Dockerfile plus only the files the plan names.
+
+Writing is all-or-nothing and never clobbers a file the user edited: a manifest remembers the
+hash of every file envspec wrote, and anything that no longer matches it is left alone unless
+the caller passes force=True.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from envspec.errors import EnvspecError, RefusedError
+from envspec.plan import BuildPlan, ContextFile
+
+MANIFEST = ".envspec-manifest.json"
+_SKIP_DIRS = {".git", "__pycache__", ".venv", ".mypy_cache", ".pytest_cache"}
+
+
+def context_files(plan: BuildPlan, dockerfile: str, spec_dir: Path) -> dict[str, bytes]:
+    """Every file of the context, by POSIX relative path, in a stable order."""
+    files: dict[str, bytes] = {"Dockerfile": dockerfile.encode()}
+    for rel, item in sorted(plan.files.items()):
+        files.update(_expand(rel, item, spec_dir))
+    files[".dockerignore"] = _dockerignore(files).encode()
+    return dict(sorted(files.items()))
+
+
+def _expand(rel: str, item: ContextFile, spec_dir: Path) -> dict[str, bytes]:
+    if item.text is not None:
+        return {rel: item.text.encode()}
+    assert item.source is not None
+    source = item.source
+    if not source.is_dir():
+        return {rel: _read_inside(source, spec_dir, rel)}
+    found: dict[str, bytes] = {}
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and not (_SKIP_DIRS & set(path.relative_to(source).parts)):
+            inner = path.relative_to(source).as_posix()
+            found[f"{rel}/{inner}" if rel != "." else inner] = _read_inside(path, spec_dir, rel)
+    return found
+
+
+def _read_inside(path: Path, spec_dir: Path, rel: str) -> bytes:
+    """Read a referenced file, refusing links that lead outside the spec's folder."""
+    real = path.resolve()
+    if rel.startswith("ca-certificates/"):
+        return real.read_bytes()  # certificates may come from the host's trust store
+    if not real.is_relative_to(spec_dir.resolve()):
+        raise EnvspecError(f"{rel} resolves to {real}, outside the spec's folder",
+                           hint="copy the file next to env.yaml instead of linking to it")
+    return real.read_bytes()
+
+
+def _dockerignore(files: Mapping[str, bytes]) -> str:
+    """An allow-list: even `docker build` run by hand here sends only these files."""
+    lines = ["# written by envspec: only the files the build needs", "*"]
+    lines += [f"!{name}" for name in files if name != ".dockerignore"]
+    return "\n".join(lines) + "\n"
+
+
+def write_context(files: Mapping[str, bytes], out_dir: Path, *, force: bool = False) -> list[str]:
+    """Write the context into out_dir; returns the paths written. Refuses on user edits."""
+    old = _read_manifest(out_dir)
+    blocked = [name for name in files if _user_owned(out_dir / name, old.get(name))]
+    if blocked and not force:
+        raise RefusedError(
+            f"{out_dir} has files envspec did not write or that were edited since: "
+            + ", ".join(blocked[:5]),
+            hint="pass --force to overwrite them, or render into another folder",
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        _atomic_write(out_dir / name, content)
+    for stale in set(old) - set(files):
+        path = out_dir / stale
+        if path.is_file() and _digest(path.read_bytes()) == old[stale]:
+            path.unlink()
+    manifest = {name: _digest(content) for name, content in files.items()}
+    _atomic_write(out_dir / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    return list(files)
+
+
+def _user_owned(path: Path, recorded: str | None) -> bool:
+    if not path.exists():
+        return False
+    return recorded is None or _digest(path.read_bytes()) != recorded
+
+
+def _read_manifest(out_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads((out_dir / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _atomic_write(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".envspec-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()

@@ -1,0 +1,81 @@
+"""render: BuildPlan → Dockerfile text. Templates lay values out; they make no decisions."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from envspec import __version__
+from envspec.plan import BuildPlan
+
+_PACKAGED = Path(__file__).parent / "templates"  # inside the wheel
+_SOURCE = Path(__file__).parent.parent / "templates"  # in a source checkout
+
+
+def templates_dir() -> Path:
+    return _PACKAGED if _PACKAGED.is_dir() else _SOURCE
+
+
+def shell_quote(value: object) -> str:
+    """Quote for /bin/sh; plain words stay readable (`vim`, not `'vim'`)."""
+    return shlex.quote(str(value))
+
+
+def docker_kv(pairs: Mapping[str, str]) -> str:
+    """KEY="value" pairs for ENV/LABEL, one per continuation line, Dockerfile-escaped."""
+    items = [f"{key}={_dq(value)}" for key, value in pairs.items()]
+    return " \\\n    ".join(items)
+
+
+_BARE = re.compile(r"[A-Za-z0-9_./:,+@%=\-]+")
+
+
+def _dq(value: str) -> str:
+    if _BARE.fullmatch(value):
+        return value  # nothing to escape: keep the Dockerfile readable
+    # The Dockerfile's double-quoted strings honour \" \\ and expand $VAR; escape all three.
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def apt_uri_sed(rewrite: Mapping[str, str]) -> str:
+    """A sed -E expression replacing any http(s) URI whose path ends in rewrite["path"].
+
+    Matching on the path, not on a host name, catches whatever archive host the base image
+    uses; the boundary (space or end of line) keeps /debian from matching /debian-security.
+    """
+    return f"s#https?://[^[:space:]]+{rewrite['path']}/?([[:space:]]|$)#{rewrite['url']}\\1#g"
+
+
+def exec_form(argv: Iterable[str]) -> str:
+    """JSON exec form. json.dumps, not |tojson, which would escape <>&' into \\u003c…"""
+    return json.dumps(list(argv))
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        extensions=["jinja2.ext.do"],
+    )
+    env.filters["q"] = shell_quote
+    env.filters["docker_kv"] = docker_kv
+    env.filters["exec_form"] = exec_form
+    env.filters["apt_uri_sed"] = apt_uri_sed
+    return env
+
+
+def render_dockerfile(plan: BuildPlan) -> str:
+    template = environment().get_template("Dockerfile.j2")
+    return template.render(plan=plan, version=__version__)

@@ -1,0 +1,132 @@
+"""What resolution produces: every value concrete, each decision explained."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from envspec.catalog import Distro
+from envspec.errors import Diagnostic, Location
+from envspec.loader import KeyPath, LoadedSpec
+from envspec.spec import Spec
+
+Source = Literal["spec", "default", "catalog", "lock", "derived"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One row of `envspec explain`: a resolved value, where it came from and why."""
+
+    key: str
+    value: str
+    source: Source
+    why: str
+
+
+@dataclass(frozen=True)
+class ResolvedBase:
+    image: str  # what FROM names
+    distro: Distro
+    cuda: str | None  # full version actually in the image, e.g. "11.0.3"
+    flavor: str | None
+    cudnn: bool
+
+
+@dataclass(frozen=True)
+class AptRepo:
+    name: str  # file stem under sources.list.d and keyrings
+    uri: str
+    suite: str
+    components: tuple[str, ...]
+    key_url: str
+
+
+@dataclass(frozen=True)
+class ResolvedApt:
+    mirror: str | None  # archive base URL replacing the distribution's
+    security_mirror: str | None
+    packages: tuple[str, ...]  # sorted, unique: user's plus what other steps need
+    repositories: tuple[AptRepo, ...]
+
+
+@dataclass(frozen=True)
+class TorchInstall:
+    requirements: tuple[str, ...]  # e.g. ("torch==2.1.2", "torchvision==0.16.2")
+    index_args: tuple[str, ...]  # e.g. ("--index-url", "https://…/whl/cu121")
+    variant: str  # cu121 / cpu
+
+
+@dataclass(frozen=True)
+class ResolvedConda:
+    installer_url: str  # may contain $(uname -m), expanded by the shell at build time
+    installer_sha256: str | None
+    base_prefix: str  # where conda itself lives
+    condarc: str | None  # generated .condarc text (channels, mirror)
+    environment_file: str | None  # relative to the spec folder
+    packages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedPython:
+    provider: Literal["system", "conda"]
+    version: str
+    interpreter: str  # the interpreter that creates the env (system) or the env's python
+    prefix: str  # the venv or conda env holding packages; its bin/ goes first on PATH
+    conda: ResolvedConda | None
+    pip_conf: str | None  # generated pip.conf text (index, mirror, trusted hosts)
+    torch: TorchInstall | None
+    pip_packages: tuple[str, ...]  # everything not handled by `torch`
+    requirements: tuple[str, ...]  # files relative to the spec folder
+
+    @property
+    def bin_dir(self) -> str:
+        return f"{self.prefix}/bin"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    spec: Spec
+    spec_path: Path
+    spec_dir: Path
+    spec_sha256: str
+    base: ResolvedBase
+    apt: ResolvedApt
+    gcc: int | None
+    python: ResolvedPython | None
+    env: Mapping[str, str]
+    diagnostics: tuple[Diagnostic, ...]
+    decisions: tuple[Decision, ...]
+    lock_used: bool = False
+
+    @property
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+
+@dataclass
+class Collector:
+    """Accumulates problems and decisions so that resolution reports all of them at once."""
+
+    loaded: LoadedSpec
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def where(self, path: KeyPath) -> Location:
+        found = self.loaded.positions.locate(path)
+        location = found or Location(str(self.loaded.path))
+        return Location(location.file, location.line, location.column, ".".join(map(str, path)))
+
+    def error(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, self.where(path), hint, "error"))
+
+    def warn(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(code, message, self.where(path), hint, "warning"))
+
+    def decide(self, key: str, value: object, source: Source, why: str) -> None:
+        self.decisions.append(Decision(key, str(value), source, why))
+
+    @property
+    def failed(self) -> bool:
+        return any(d.severity == "error" for d in self.diagnostics)

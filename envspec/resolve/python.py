@@ -1,0 +1,159 @@
+"""python: interpreter, where packages go (never the OS Python: PEP 668), pip and conda config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+import yaml
+
+from envspec.catalog import Catalog, Distro
+from envspec.resolve.mirrors import mirror_url
+from envspec.resolve.model import Collector, ResolvedBase, ResolvedConda, ResolvedPython
+from envspec.resolve.torch import resolve_torch, split_torch
+from envspec.spec import Conda, Pip, Python
+
+DEADSNAKES_PPA = "deadsnakes/ppa"
+CONDA_BASE = "/opt/conda"
+CONDA_ENV = "/opt/env"
+
+
+def resolve_python(
+    python: Python, base: ResolvedBase, catalog: Catalog, ppas: set[str], out: Collector
+) -> tuple[ResolvedPython, tuple[str, ...], tuple[str, ...]]:
+    """The resolved Python, plus the apt packages and PPAs it needs."""
+    if python.provider == "conda":
+        version, interpreter, prefix, conda = _conda(python, catalog, out)
+        apt: tuple[str, ...] = ("ca-certificates", "curl", "bzip2")
+        needed_ppas: tuple[str, ...] = ()
+    else:
+        version, apt, needed_ppas = _system(python, base.distro, ppas, out)
+        interpreter, prefix, conda = f"/usr/bin/python{version}", python.venv, None
+    family, rest = split_torch(tuple(python.pip.packages))
+    torch = resolve_torch(family, version, base, catalog, out)
+    resolved = ResolvedPython(
+        provider=python.provider, version=version, interpreter=interpreter, prefix=prefix,
+        conda=conda, pip_conf=_pip_conf(python.pip, catalog, out), torch=torch,
+        pip_packages=rest, requirements=tuple(python.pip.requirements),
+    )
+    return resolved, apt, needed_ppas
+
+
+@dataclass(frozen=True)
+class CondaDefaults:
+    installer_version: str
+    url_template: str  # {version} and {arch} are filled in
+    python: str
+
+
+@cache
+def load_conda_defaults(distribution: str) -> CondaDefaults:
+    data = yaml.safe_load((files("envspec") / "data" / "conda.yaml").read_text("utf-8"))
+    row = data["installers"][distribution]
+    return CondaDefaults(row["version"], row["url"], row["python"])
+
+
+def _system(
+    python: Python, distro: Distro, ppas: set[str], out: Collector
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    version = python.version or distro.default_python
+    source = "spec" if python.version else "default"
+    if version == distro.default_python:
+        out.decide("python.version", version, source, f"{distro.id}'s own python3")
+        return version, ("python3", "python3-venv"), ()
+    packages = (f"python{version}", f"python{version}-venv")
+    if version in distro.python_packages:
+        out.decide("python.version", version, source, f"python{version} from {distro.id}'s archive")
+        return version, packages, ()
+    if distro.family == "ubuntu" and version in distro.deadsnakes_python:
+        out.decide("python.version", version, source, f"python{version} from the deadsnakes PPA "
+                   f"(added automatically; {distro.id} does not ship it)")
+        return version, packages, (DEADSNAKES_PPA,)
+    out.error("python.version", f"Python {version} is not available on {distro.id} "
+              f"(it ships {', '.join((distro.default_python, *distro.python_packages))})",
+              ("python", "version"), _python_hint(version, distro))
+    return version, (), ()
+
+
+def _python_hint(version: str, distro: Distro) -> str:
+    hint = "use `provider: conda`, which installs any Python version"
+    if distro.family == "ubuntu" and distro.deadsnakes_python:
+        hint += f", or one the deadsnakes PPA has for {distro.id}: " + ", ".join(
+            distro.deadsnakes_python)
+    return hint
+
+
+def _conda(
+    python: Python, catalog: Catalog, out: Collector
+) -> tuple[str, str, str, ResolvedConda]:
+    settings = python.conda or Conda()
+    defaults = load_conda_defaults(settings.distribution)
+    version = python.version or defaults.python
+    out.decide("python.version", version, "spec" if python.version else "default",
+               f"installed into the conda env {CONDA_ENV}")
+    installer = _installer_url(settings, defaults.installer_version, defaults.url_template,
+                               catalog, out)
+    conda = ResolvedConda(
+        installer_url=installer,
+        installer_sha256=settings.installer_sha256,
+        base_prefix=CONDA_BASE,
+        condarc=_condarc(settings, catalog, out),
+        environment_file=settings.environment,
+        packages=tuple(settings.packages),
+    )
+    return version, f"{CONDA_ENV}/bin/python", CONDA_ENV, conda
+
+
+def _installer_url(
+    settings: Conda, default_version: str, template: str, catalog: Catalog, out: Collector
+) -> str:
+    if settings.installer_url:
+        out.decide("python.conda.installer", settings.installer_url, "spec", "explicit URL")
+        return settings.installer_url
+    version = settings.installer_version or default_version
+    mirror = mirror_url(settings.mirror, settings.distribution, catalog, out,
+                        ("python", "conda", "mirror")) if settings.mirror else None
+    url = template.format(version=version, arch="$(uname -m)")
+    if mirror:
+        url = mirror + "/" + url.rsplit("/", 1)[1]
+    source = "spec" if settings.installer_version else "default"
+    out.decide("python.conda.installer", url, source,
+               f"{settings.distribution} {version}, pinned so rebuilds get the same conda")
+    if settings.installer_sha256 is None:
+        out.warn("python.conda-unverified", "the conda installer's checksum is not pinned",
+                 ("python", "conda"), "add `installer_sha256:` so a changed download fails the build")
+    return url
+
+
+def _condarc(settings: Conda, catalog: Catalog, out: Collector) -> str | None:
+    channels = list(settings.channels)
+    mirror = mirror_url(settings.mirror, "conda", catalog, out, ("python", "conda", "mirror"))
+    if not channels and mirror is None:
+        return None
+    lines = ["# written by envspec", "channels:"]
+    lines += [f"  - {c}" for c in channels or ["defaults"]]
+    if mirror:
+        lines += ["show_channel_urls: true", "default_channels:",
+                  f"  - {mirror}/pkgs/main", f"  - {mirror}/pkgs/r", "custom_channels:"]
+        lines += [f"  {name}: {mirror}/cloud" for name in ("conda-forge", "pytorch", "nvidia")]
+    return "\n".join(lines) + "\n"
+
+
+def _pip_conf(pip: Pip, catalog: Catalog, out: Collector) -> str | None:
+    """A global pip.conf, so every pip call (build and run time) sees the same indexes."""
+    index = pip.index_url or mirror_url(pip.mirror, "pypi", catalog, out,
+                                        ("python", "pip", "mirror"))
+    if not (index or pip.extra_index_urls or pip.find_links or pip.trusted_hosts):
+        return None
+    lines = ["# written by envspec", "[global]"]
+    if index:
+        lines.append(f"index-url = {index}")
+        out.decide("python.pip.index", index, "spec", "used by every pip call (via pip.conf)")
+    if pip.extra_index_urls:
+        lines.append("extra-index-url = " + " ".join(pip.extra_index_urls))
+    if pip.find_links:
+        lines.append("find-links = " + " ".join(pip.find_links))
+    if pip.trusted_hosts:
+        lines.append("trusted-host = " + " ".join(pip.trusted_hosts))
+    return "\n".join(lines) + "\n"
