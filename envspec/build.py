@@ -469,7 +469,8 @@ class PlainBuildKitParser:
                 self.on_event(self.steps[vertex])
             self.current = vertex
         elif match := _BK_OUTPUT.match(line):
-            if match[1] in self.tails:
+            # After an ERROR, BuildKit repeats the failed step's output in a summary: skip it.
+            if match[1] in self.tails and self.failed is None:
                 self.tails[match[1]].append(match[2])
                 self.on_event(LogLine(match[2]))
         elif match := _BK_ERROR.match(line):
@@ -482,18 +483,18 @@ class PlainBuildKitParser:
             self.error_line = line.split(":", 1)[1].strip() if ":" in line else line
 
     def error(self, returncode: int) -> BuildError:
-        step = self.steps.get(self.failed or "") or (
-            self.steps.get(self.current or "") if self.failed is None else None
-        )
+        vertex = self.failed or self.current or ""
+        step = self.steps.get(vertex)
         message = self.error_line or f"docker build exited with code {returncode}"
-        tail = self.tails.get(self.failed or "") if self.failed else None
+        tail = self.tails.get(vertex)
         self.on_event(BuildFinished(ok=False, detail=message))
+        title = step.title if step else None
         return BuildError(
             message,
             step=step.label if step else None,
-            command=_command_of(message, step.title if step else None) if step else None,
+            command=_command_of(message, title) if step else None,
             log_tail=list(tail if tail else self.last_lines),
-            hint=_hint_for(message, step.title if step else None),
+            hint=_hint_for(message, title),
         )
 
 

@@ -1,0 +1,468 @@
+"""The builder layer without an engine: parsers, error translation, identity, no-op path,
+progress displays and the push stream — all with fakes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+import requests
+
+from envspec.build import (
+    BuildResult,
+    ClassicStreamParser,
+    CliBuilder,
+    DockerEngineError,
+    ImageNotFoundError,
+    PlainBuildKitParser,
+    build_if_needed,
+    image_tag,
+    split_ref,
+    translate_docker_error,
+)
+from envspec.errors import BuildError, DockerUnavailableError, EnvspecError
+from envspec.progress import (
+    BuildEvent,
+    BuildFinished,
+    LogLine,
+    PlainProgress,
+    RichProgress,
+    StepStarted,
+    open_progress,
+)
+from envspec.push import PushError, push
+
+
+class Recorder(list[BuildEvent]):
+    def __call__(self, event: BuildEvent) -> None:
+        self.append(event)
+
+
+# ------------------------------------------------------------------ classic builder stream
+
+
+def classic_chunks(fail: bool) -> list[dict[str, Any]]:
+    chunks: list[dict[str, Any]] = [
+        {"stream": "Step 1/3 : FROM base\n"},
+        {"stream": " ---> 64b1155355d9\n"},
+        {"stream": "Step 2/3 : RUN apt-get upd"},  # a line split across chunks
+        {"stream": "ate && apt-get install -y x\n"},
+        {"stream": " ---> Running in 0123456789ab\n"},
+        {"stream": "Reading package lists...\nBuilding dependency tree...\n"},
+        {"stream": "\x1b[91mE: Unable to locate package x\n\x1b[0m"},
+    ]
+    if fail:
+        message = "The command '/bin/sh -c apt-get update && apt-get install -y x' returned a non-zero code: 100"  # noqa: E501
+        return [*chunks, {"errorDetail": {"code": 100, "message": message}, "error": message}]
+    return [
+        *chunks,
+        {"stream": "Removing intermediate container 0123456789ab\n"},
+        {"stream": " ---> 1111111111aa\n"},
+        {"stream": 'Step 3/3 : CMD ["x"]\n'},
+        {"aux": {"ID": "sha256:" + "ab" * 32}},
+        {"stream": "Successfully built abababababab\n"},
+        {"stream": "Successfully tagged envspec/x:1\n"},
+    ]
+
+
+def test_classic_parser_reports_steps_and_lines() -> None:
+    events = Recorder()
+    parser = ClassicStreamParser(events)
+    for chunk in classic_chunks(fail=False):
+        parser.feed(chunk)
+    assert parser.finish() == "sha256:" + "ab" * 32
+    steps = [e for e in events if isinstance(e, StepStarted)]
+    assert [(s.number, s.total, s.title) for s in steps] == [
+        (1, 3, "FROM base"),
+        (2, 3, "RUN apt-get update && apt-get install -y x"),
+        (3, 3, 'CMD ["x"]'),
+    ]
+    lines = [e.text for e in events if isinstance(e, LogLine)]
+    assert lines == [
+        "Reading package lists...",
+        "Building dependency tree...",
+        "E: Unable to locate package x",
+    ]
+
+
+def test_classic_parser_turns_error_detail_into_build_error() -> None:
+    events = Recorder()
+    parser = ClassicStreamParser(events)
+    with pytest.raises(BuildError) as caught:
+        for chunk in classic_chunks(fail=True):
+            parser.feed(chunk)
+    err = caught.value
+    assert err.step == "Step 2/3 : RUN apt-get update && apt-get install -y x"
+    assert err.command == "apt-get update && apt-get install -y x"
+    assert err.log_tail[-1] == "E: Unable to locate package x"
+    assert err.hint and "apt" in err.hint
+    assert events[-1] == BuildFinished(ok=False, detail=err.message)
+
+
+def test_classic_parser_keeps_only_the_last_20_lines() -> None:
+    parser = ClassicStreamParser()
+    parser.feed({"stream": "Step 1/1 : RUN seq 100\n"})
+    parser.feed({"stream": "".join(f"{i}\n" for i in range(100))})
+    with pytest.raises(BuildError) as caught:
+        parser.feed({"error": "The command '/bin/sh -c seq 100' returned a non-zero code: 1"})
+    assert caught.value.log_tail == [str(i) for i in range(80, 100)]
+    assert caught.value.command == "seq 100"
+
+
+def test_classic_parser_missing_base_image_hint() -> None:
+    parser = ClassicStreamParser()
+    parser.feed({"stream": "Step 1/2 : FROM nvidia/cuda:12.0-gone\n"})
+    with pytest.raises(BuildError) as caught:
+        parser.feed({"error": "manifest for nvidia/cuda:12.0-gone not found: manifest unknown"})
+    assert caught.value.command is None
+    assert caught.value.hint and "base image" in caught.value.hint
+
+
+def test_classic_parser_without_image_id_fails() -> None:
+    with pytest.raises(BuildError):
+        ClassicStreamParser().finish()
+
+
+# ------------------------------------------------------------------ BuildKit plain output
+
+BUILDKIT_OLD = """\
+#1 [internal] load build definition from Dockerfile
+#1 transferring dockerfile: 120B done
+#1 DONE 0.0s
+
+#4 [1/3] FROM docker.io/library/base
+#4 CACHED
+
+#5 [2/3] RUN --mount=type=cache,target=/var/cache/apt apt-get update
+#5 0.301 Get:1 http://archive/debian bookworm InRelease
+#5 1.002 Reading package lists...
+#5 DONE 1.1s
+
+#6 [3/3] RUN echo hi; exit 3
+#6 0.210 hi
+#6 ERROR: executor failed running [/bin/sh -c echo hi; exit 3]: exit code: 3
+------
+ > [3/3] RUN echo hi; exit 3:
+#6 0.210 hi
+------
+executor failed running [/bin/sh -c echo hi; exit 3]: exit code: 3
+"""
+
+BUILDKIT_NEW_ERROR = """\
+#7 [stage-1 2/2] RUN --mount=type=cache,target=/root/.cache pip install nope
+#7 0.9 ERROR: No matching distribution found for nope
+#7 ERROR: process "/bin/sh -c pip install nope" did not complete successfully: exit code: 1
+ERROR: failed to solve: process "/bin/sh -c pip install nope" did not complete successfully
+"""
+
+
+def test_buildkit_parser_steps_lines_and_error() -> None:
+    events = Recorder()
+    parser = PlainBuildKitParser(events)
+    for line in BUILDKIT_OLD.splitlines(keepends=True):
+        parser.feed(line)
+    steps = [e for e in events if isinstance(e, StepStarted)]
+    assert [s.label for s in steps] == [
+        "Step 1/3 : FROM docker.io/library/base",
+        "Step 2/3 : RUN --mount=type=cache,target=/var/cache/apt apt-get update",
+        "Step 3/3 : RUN echo hi; exit 3",
+    ]
+    assert LogLine("Reading package lists...") in events
+    err = parser.error(1)
+    assert err.step == "Step 3/3 : RUN echo hi; exit 3"
+    assert err.command == "echo hi; exit 3"
+    assert err.log_tail == ["hi"]
+    assert "exit code: 3" in err.message
+
+
+def test_buildkit_parser_newer_format_and_named_stage() -> None:
+    parser = PlainBuildKitParser()
+    for line in BUILDKIT_NEW_ERROR.splitlines():
+        parser.feed(line)
+    err = parser.error(1)
+    assert err.step == "Step 2/2 : RUN --mount=type=cache,target=/root/.cache pip install nope"
+    assert err.command == "pip install nope"
+    assert err.log_tail == ["ERROR: No matching distribution found for nope"]
+
+
+def test_buildkit_parser_error_without_steps() -> None:
+    parser = PlainBuildKitParser()
+    parser.feed("ERROR: failed to solve: failed to read dockerfile: open Dockerfile: no such file")
+    err = parser.error(1)
+    assert err.step is None and "failed to read dockerfile" in err.message
+
+
+def test_cli_builder_argv(tmp_path: Path) -> None:
+    builder = CliBuilder(["docker", "build"])
+    argv = builder._argv(["a:1", "b:2"], tmp_path / "iid", True, True, "host", {"Z": "1", "A": "2"})
+    assert argv == [
+        "docker",
+        "build",
+        "--progress=plain",
+        "--iidfile",
+        str(tmp_path / "iid"),
+        "--tag",
+        "a:1",
+        "--tag",
+        "b:2",
+        "--build-arg",
+        "A=2",
+        "--build-arg",
+        "Z=1",
+        "--no-cache",
+        "--pull",
+        "--network",
+        "host",
+        "-",
+    ]
+
+
+def test_cli_builder_with_a_failing_command_raises_build_error(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    script = "cat >/dev/null; printf '%s\\n' \"#2 [1/1] RUN x\" '#2 0.1 boom'; exit 1"
+    builder = CliBuilder(["sh", "-c", script, "fake-docker"])
+    with pytest.raises(BuildError) as caught:
+        builder.build(tmp_path, ["t:1"])
+    assert caught.value.step == "Step 1/1 : RUN x"
+    assert caught.value.log_tail == ["boom"]
+
+
+# ------------------------------------------------------------------ errors
+
+
+def test_translate_missing_socket() -> None:
+    cause = requests.ConnectionError(
+        "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
+    )
+    exc = docker.errors.DockerException(f"Error while fetching server API version: {cause}")
+    exc.__cause__ = cause
+    err = translate_docker_error(exc, base_url="unix:///run/x.sock")
+    assert isinstance(err, DockerUnavailableError)
+    assert err.message == "no Docker engine socket at /run/x.sock"
+    assert err.hint and "docker info" in err.hint
+
+
+def test_translate_permission_denied() -> None:
+    inner = PermissionError(13, "Permission denied")
+    exc = requests.ConnectionError(("Connection aborted.", inner))
+    err = translate_docker_error(exc)
+    assert isinstance(err, DockerUnavailableError)
+    assert "/var/run/docker.sock" in err.message
+    assert err.hint and "sudo usermod -aG docker $USER" in err.hint and "log" in err.hint
+
+
+def test_translate_refused_and_timeout() -> None:
+    refused = translate_docker_error(ConnectionRefusedError(111, "Connection refused"))
+    assert "refused" in refused.message and isinstance(refused, DockerUnavailableError)
+    slow = translate_docker_error(requests.ReadTimeout("Read timed out. (read timeout=60)"))
+    assert "did not answer" in slow.message
+
+
+def api_error(status: int, cls: type[docker.errors.APIError], text: str) -> Exception:
+    response = requests.Response()
+    response.status_code = status
+    return cls("x", response=response, explanation=text)
+
+
+def test_translate_not_found_and_other_api_errors() -> None:
+    missing = translate_docker_error(
+        api_error(404, docker.errors.ImageNotFound, "No such image: a:b")
+    )
+    assert isinstance(missing, ImageNotFoundError) and "No such image: a:b" in missing.message
+    other = translate_docker_error(api_error(500, docker.errors.APIError, "disk full"))
+    assert type(other) is DockerEngineError and "disk full" in other.message
+
+
+def test_translate_passes_envspec_errors_through() -> None:
+    original = EnvspecError("x")
+    assert translate_docker_error(original) is original
+
+
+def test_importing_the_builder_layer_does_not_import_docker() -> None:
+    code = (
+        "import sys, envspec.build, envspec.push, envspec.progress; print('docker' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------ identity and no-op path
+
+
+def test_split_ref() -> None:
+    assert split_ref("127.0.0.1:5000/a/b:t") == ("127.0.0.1:5000/a/b", "t")
+    assert split_ref("127.0.0.1:5000/a/b") == ("127.0.0.1:5000/a/b", None)
+    assert split_ref("a") == ("a", None)
+    assert split_ref("a@sha256:00") == ("a@sha256:00", None)
+
+
+def test_image_tag_is_content_addressed(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    tag = image_tag(tmp_path, "My Env_1")
+    assert tag.startswith("envspec/my-env_1:") and len(tag.split(":")[1]) == 12
+    assert image_tag(tmp_path, "My Env_1") == tag
+    assert image_tag(tmp_path, "my-env_1", build_args={"A": "1"}) != tag
+    (tmp_path / "Dockerfile").write_text("FROM y\n")
+    assert image_tag(tmp_path, "My Env_1") != tag
+
+
+def test_image_tag_depends_on_the_envspec_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    before = image_tag(tmp_path, "e")
+    monkeypatch.setattr("envspec.build.__version__", "999.0")
+    assert image_tag(tmp_path, "e") != before
+
+
+class FakeClient:
+    def __init__(self, images: Mapping[str, str]) -> None:
+        self.images = dict(images)
+        self.tagged: list[tuple[str, str, str]] = []
+
+    def inspect_image(self, ref: str) -> dict[str, str]:
+        if ref not in self.images:
+            raise api_error(404, docker.errors.ImageNotFound, f"No such image: {ref}")
+        return {"Id": self.images[ref]}
+
+    def tag(self, image: str, repository: str, tag: str) -> bool:
+        self.tagged.append((image, repository, tag))
+        return True
+
+
+class FakeBuilder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[Path, tuple[str, ...]]] = []
+
+    def build(self, context_dir: Path, tags: Sequence[str], **kwargs: Any) -> BuildResult:
+        self.calls.append((context_dir, tuple(tags)))
+        return BuildResult("sha256:new", tuple(tags))
+
+
+def test_build_if_needed_does_not_call_the_builder_for_an_existing_tag(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    tag = image_tag(tmp_path, "env")
+    client, builder, events = FakeClient({tag: "sha256:old"}), FakeBuilder(), Recorder()
+    outcome = build_if_needed(
+        client, builder, tmp_path, "env", extra_tags=["me/env:latest"], on_event=events
+    )
+    assert not outcome.built and builder.calls == []
+    assert outcome.result == BuildResult("sha256:old", (tag, "me/env:latest"))
+    assert client.tagged == [("sha256:old", "me/env", "latest")]
+    assert isinstance(events[-1], BuildFinished) and "up to date" in events[-1].detail
+
+
+def test_build_if_needed_builds_a_missing_tag_and_when_forced(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    tag = image_tag(tmp_path, "env")
+    builder = FakeBuilder()
+    assert build_if_needed(FakeClient({}), builder, tmp_path, "env").built
+    assert builder.calls == [(tmp_path, (tag,))]
+    forced = build_if_needed(
+        FakeClient({tag: "sha256:old"}), builder, tmp_path, "env", no_cache=True
+    )
+    assert forced.built and len(builder.calls) == 2
+
+
+# ------------------------------------------------------------------ progress displays
+
+
+def test_plain_progress_lines() -> None:
+    out = io.StringIO()
+    with PlainProgress(out) as show:
+        show(StepStarted(2, 5, "RUN make"))
+        show(LogLine("cc -o x x.c"))
+        show(BuildFinished(ok=True, detail="sha256:1", tags=("a:1",)))
+    assert out.getvalue() == "Step 2/5 : RUN make\n  cc -o x x.c\ndone: sha256:1\n  tagged a:1\n"
+
+
+def test_rich_progress_shows_step_and_tail() -> None:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    show = RichProgress(console, tail_lines=3)
+    show(StepStarted(1, 2, "FROM base"))
+    show(StepStarted(2, 2, "RUN seq 10"))
+    for i in range(10):
+        show(LogLine(f"line {i}"))
+    rendered = Console(file=io.StringIO(), width=100)
+    rendered.print(show._render())
+    text = rendered.file.getvalue()  # type: ignore[attr-defined]
+    assert "Step 2/2 : RUN seq 10" in text
+    assert "line 9" in text and "line 7" in text and "line 6" not in text
+    show(BuildFinished(ok=True, detail="sha256:1"))
+    show.close()
+    assert "Step 1/2 : FROM base" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_open_progress_picks_plain_for_pipes() -> None:
+    assert isinstance(open_progress("auto", io.StringIO()), PlainProgress)
+    assert isinstance(open_progress("plain", io.StringIO()), PlainProgress)
+    rich = open_progress("rich", io.StringIO())
+    assert isinstance(rich, RichProgress)
+    rich.close()
+
+
+# ------------------------------------------------------------------ push stream
+
+
+class FakePushClient:
+    def __init__(self, chunks: list[dict[str, Any]]) -> None:
+        self.chunks = chunks
+        self.tagged: list[tuple[str, str, str]] = []
+
+    def tag(self, image: str, repository: str, tag: str) -> bool:
+        self.tagged.append((image, repository, tag))
+        return True
+
+    def push(self, repository: str, **kwargs: Any) -> Any:
+        return iter(self.chunks)
+
+
+DIGEST = "sha256:" + "0f" * 32
+
+
+def test_push_returns_the_reported_digest_and_streams_status() -> None:
+    client = FakePushClient(
+        [
+            {"status": "The push refers to repository [r:5000/x]"},
+            {"status": "Pushing", "id": "abc", "progressDetail": {"current": 1}},
+            {"status": "Pushing", "id": "abc", "progressDetail": {"current": 2}},
+            {"status": "Pushed", "id": "abc"},
+            {"status": f"v1: digest: {DIGEST} size: 528"},
+            {"aux": {"Tag": "v1", "Digest": DIGEST, "Size": 528}},
+        ]
+    )
+    events = Recorder()
+    assert push(client, "envspec/x:v1", "r:5000/x", on_event=events) == DIGEST
+    assert client.tagged == [("envspec/x:v1", "r:5000/x", "v1")]
+    assert [e.text for e in events if isinstance(e, LogLine)].count("abc: Pushing") == 1
+    assert events[-1] == BuildFinished(
+        ok=True, detail=f"r:5000/x:v1@{DIGEST}", tags=("r:5000/x:v1",)
+    )
+
+
+def test_push_error_is_typed_with_a_hint() -> None:
+    client = FakePushClient(
+        [
+            {
+                "errorDetail": {"message": "unauthorized: authentication required"},
+                "error": "unauthorized: authentication required",
+            }
+        ]
+    )
+    with pytest.raises(PushError) as caught:
+        push(client, "envspec/x:v1", "registry.example:5000/team/x:prod")
+    assert client.tagged == [("envspec/x:v1", "registry.example:5000/team/x", "prod")]
+    assert caught.value.hint and "docker login registry.example:5000" in caught.value.hint
+
+
+def test_push_without_digest_is_an_error() -> None:
+    with pytest.raises(PushError):
+        push(FakePushClient([{"status": "Pushed", "id": "a"}]), "a:1", "r:5000/a")
