@@ -199,19 +199,27 @@ def split_ref(ref: str) -> tuple[str, str | None]:
     return ref, None
 
 
+# Docker's predefined ARGs: usable in RUN, kept out of `docker history` and of the image.
+PROXY_BUILD_ARGS = frozenset(
+    v
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY")
+    for v in (name, name.lower())
+)
 _NAME_OK = re.compile(r"[^a-z0-9._-]+")
 
 
 def image_tag(context_dir: Path, name: str, *, build_args: Mapping[str, str] | None = None) -> str:
     """`envspec/<name>:<12 hex>` where the hex is sha256(context tar + envspec version).
 
-    Build arguments, when given, are hashed too (they change the image). `name` is lowered and
-    anything Docker does not accept in a repository name becomes `-`.
+    Build arguments, when given, are hashed too (they change the image), except Docker's
+    predefined proxy arguments, which stay out of the image and differ per machine. `name` is
+    lowered and anything Docker does not accept in a repository name becomes `-`.
     """
     digest = hashlib.sha256(deterministic_tar(context_dir))
     digest.update(__version__.encode())
-    if build_args:
-        digest.update(json.dumps(dict(sorted(build_args.items()))).encode())
+    relevant = {k: v for k, v in (build_args or {}).items() if k not in PROXY_BUILD_ARGS}
+    if relevant:
+        digest.update(json.dumps(dict(sorted(relevant.items()))).encode())
     clean = _NAME_OK.sub("-", name.lower()).strip("._-") or "env"
     return f"envspec/{clean}:{digest.hexdigest()[:12]}"
 

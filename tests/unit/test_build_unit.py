@@ -308,6 +308,7 @@ def test_image_tag_is_content_addressed(tmp_path: Path) -> None:
     assert tag.startswith("envspec/my-env_1:") and len(tag.split(":")[1]) == 12
     assert image_tag(tmp_path, "My Env_1") == tag
     assert image_tag(tmp_path, "my-env_1", build_args={"A": "1"}) != tag
+    assert image_tag(tmp_path, "my-env_1", build_args={"https_proxy": "http://p:3128"}) == tag
     (tmp_path / "Dockerfile").write_text("FROM y\n")
     assert image_tag(tmp_path, "My Env_1") != tag
 
