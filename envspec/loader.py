@@ -109,7 +109,7 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], Positions]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
-        raise SpecError([_diag("spec.unreadable", f"cannot read {path}: {err.strerror}", None)])
+        raise SpecError([_diag("spec.unreadable", f"cannot read {path}: {err.strerror}", None)]) from None
     except UnicodeDecodeError:
         raise SpecError([_diag("spec.encoding", f"{path} is not UTF-8 text", None)]) from None
     try:
@@ -154,12 +154,12 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
         self.positions.raw_text[path] = node.value
-        return self._constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        return self._constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self._constructor.construct_object(key_node)  # type: ignore[no-untyped-call]
+            key = self._constructor.construct_object(key_node)
             if not isinstance(key, str):
                 key = str(key)
             child = (*path, key)

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from envspec.context import context_files, write_context
-from envspec.lockfile import apply_lock, lock_path, read_lock
 from envspec.loader import LoadedSpec, load_spec
+from envspec.lockfile import apply_lock, lock_path, read_lock
 from envspec.plan import BuildPlan, make_plan
 from envspec.render import render_dockerfile
 from envspec.resolve import Resolved, resolve

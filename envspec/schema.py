@@ -8,6 +8,7 @@ from typing import Any
 from envspec import __version__
 from envspec.spec import Spec
 
+
 def schema_dict() -> dict[str, Any]:
     schema = Spec.model_json_schema(by_alias=True)
     return {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -19,12 +20,16 @@ HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
-def _show_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+def _show_diagnostics(diagnostics: Iterable[Diagnostic], *, notes: bool = False) -> None:
     for diagnostic in diagnostics:
-        click.echo(diagnostic.format(), err=True)
+        if notes or diagnostic.severity != "info":
+            click.echo(diagnostic.format(), err=True)
 
 
-def _ca_options(f):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _ca_options(f: F) -> F:
     f = click.option("--ca-cert", "ca_certs", multiple=True,
                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Extra CA certificate (PEM) installed before any download. Repeatable.")(f)
@@ -133,7 +138,7 @@ def explain(spec: Path, as_json: bool) -> None:
         return
     click.echo(f"FROM {resolved.base.image}" + ("  (from env.lock)" if resolved.lock_used else ""))
     _print_table(("key", "value", "source", "why"), rows)
-    _show_diagnostics(resolved.diagnostics)
+    _show_diagnostics(resolved.diagnostics, notes=True)
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -151,8 +156,8 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
               "(default: the image's own registry, Docker Hub for short names).")
 def lock(spec: Path, refresh: bool, registry: str | None) -> None:
     """Write env.lock next to SPEC: the resolved base image, versions and the spec's hash."""
-    from envspec.lockfile import dump_lock, lock_from, lock_path
     from envspec.loader import load_spec
+    from envspec.lockfile import dump_lock, lock_from, lock_path
     from envspec.resolve import resolve
 
     resolved = resolve(load_spec(spec))

@@ -32,11 +32,13 @@ def resolve_apt(
     apt: Apt, distro: Distro, extra_packages: Iterable[str], extra_ppas: Iterable[str],
     catalog: Catalog, out: Collector,
 ) -> ResolvedApt:
-    mirror = mirror_url(apt.mirror, distro.family, catalog, out, ("apt", "mirror"))
+    mirror = _plain_http(apt.mirror, mirror_url(apt.mirror, distro.family, catalog, out,
+                                                ("apt", "mirror")))
     security = None
-    if apt.mirror and "://" not in apt.mirror:
-        security = mirror_url(apt.mirror, f"{distro.family}-security", catalog, out,
-                              ("apt", "mirror"))
+    if apt.mirror and "://" not in apt.mirror and distro.family == "debian":
+        # Ubuntu's security archive is also under /ubuntu, so the one rewrite covers it.
+        security = _plain_http(apt.mirror, mirror_url(apt.mirror, "debian-security", catalog,
+                                                      out, ("apt", "mirror")))
     if mirror:
         out.decide("apt.mirror", mirror, "spec", f"replaces the {distro.family} archive in every "
                    "sources file (classic and deb822)")
@@ -45,6 +47,15 @@ def resolve_apt(
     repos += [_ppa(p, distro, out, ("apt",)) for p in extra_ppas if p not in user_ppas]
     packages = tuple(sorted({*apt.packages, *extra_packages}))
     return ResolvedApt(mirror, security, packages, tuple(r for r in repos if r is not None))
+
+
+def _plain_http(ref: str | None, url: str | None) -> str | None:
+    """Presets are used over http by apt: base images may lack CA certificates before the
+    first apt-get, and apt checks every download against the archive's signed Release file,
+    so TLS adds no integrity. A URL the user typed is kept exactly as given."""
+    if url is None or ref is None or "://" in ref:
+        return url
+    return "http://" + url.removeprefix("https://")
 
 
 def _repo(repo: AptRepository, index: int, distro: Distro, out: Collector) -> AptRepo | None:

@@ -124,6 +124,10 @@ class Collector:
     def warn(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, self.where(path), hint, "warning"))
 
+    def note(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
+        """Advice that does not make the spec wrong; shown by `envspec explain`."""
+        self.diagnostics.append(Diagnostic(code, message, self.where(path), hint, "info"))
+
     def decide(self, key: str, value: object, source: Source, why: str) -> None:
         self.decisions.append(Decision(key, str(value), source, why))
 

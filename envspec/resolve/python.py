@@ -10,7 +10,13 @@ import yaml
 
 from envspec.catalog import Catalog, Distro
 from envspec.resolve.mirrors import mirror_url
-from envspec.resolve.model import Collector, ResolvedBase, ResolvedConda, ResolvedPython
+from envspec.resolve.model import (
+    Collector,
+    ResolvedBase,
+    ResolvedConda,
+    ResolvedPython,
+    Source,
+)
 from envspec.resolve.torch import resolve_torch, split_torch
 from envspec.spec import Conda, Pip, Python
 
@@ -58,7 +64,7 @@ def _system(
     python: Python, distro: Distro, ppas: set[str], out: Collector
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     version = python.version or distro.default_python
-    source = "spec" if python.version else "default"
+    source: Source = "spec" if python.version else "default"
     if version == distro.default_python:
         out.decide("python.version", version, source, f"{distro.id}'s own python3")
         return version, ("python3", "python3-venv"), ()
@@ -112,16 +118,17 @@ def _installer_url(
         out.decide("python.conda.installer", settings.installer_url, "spec", "explicit URL")
         return settings.installer_url
     version = settings.installer_version or default_version
-    mirror = mirror_url(settings.mirror, settings.distribution, catalog, out,
-                        ("python", "conda", "mirror")) if settings.mirror else None
     url = template.format(version=version, arch="$(uname -m)")
-    if mirror:
-        url = mirror + "/" + url.rsplit("/", 1)[1]
-    source = "spec" if settings.installer_version else "default"
+    if settings.mirror and settings.distribution == "miniconda":
+        # Anaconda mirrors carry the Miniconda installers beside the channels.
+        mirror = mirror_url(settings.mirror, "conda", catalog, out, ("python", "conda", "mirror"))
+        if mirror:
+            url = f"{mirror}/miniconda/" + url.rsplit("/", 1)[1]
+    source: Source = "spec" if settings.installer_version else "default"
     out.decide("python.conda.installer", url, source,
                f"{settings.distribution} {version}, pinned so rebuilds get the same conda")
     if settings.installer_sha256 is None:
-        out.warn("python.conda-unverified", "the conda installer's checksum is not pinned",
+        out.note("python.conda-unverified", "the conda installer's checksum is not pinned",
                  ("python", "conda"), "add `installer_sha256:` so a changed download fails the build")
     return url
 
