@@ -237,5 +237,7 @@ def _labels(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
 
 
 def _user_name(r: Resolved) -> str | None:
-    return r.spec.user.name if r.spec.user else None
+    """USER by number: runtimes that enforce non-root (Kubernetes' runAsNonRoot) can check it."""
+    user = r.spec.user
+    return f"{user.uid}:{user.gid}" if user else None
 
