@@ -189,7 +189,7 @@ def _order(d: Diagnostic) -> tuple[int, int]:
 def _from_pydantic(error: Any, positions: Positions, path: Path) -> Diagnostic:
     loc_path = _user_path(error["loc"])
     kind = error["type"]
-    is_key_problem = kind == "extra_forbidden"
+    is_key_problem = kind == "extra_forbidden" or "[key]" in error["loc"]
     location = positions.locate(loc_path, key=is_key_problem) or Location(str(path))
     location = Location(location.file, location.line, location.column, _dotted(loc_path) or None)
     message = _message(error, loc_path)
@@ -207,9 +207,7 @@ def _user_path(loc: Iterable[Any]) -> KeyPath:
 
 
 def _is_internal(part: str) -> bool:
-    return part.startswith(("function-", "literal[", "list[", "int", "str", "dict[")) or part in (
-        "function-after",
-    )
+    return part.startswith(("function-", "literal[", "list[", "int", "str", "dict[")) or part == "[key]"
 
 
 def _message(error: Any, loc_path: KeyPath) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
 from envspec import __version__
 from envspec.spec import Spec
 
@@ -20,3 +23,46 @@ def schema_dict() -> dict[str, Any]:
 
 def schema_text() -> str:
     return json.dumps(schema_dict(), indent=2, sort_keys=True) + "\n"
+
+
+def reference_markdown() -> str:
+    """The README's spec reference: one row per key, from the models' field descriptions."""
+    rows = ["| key | default | description |", "|---|---|---|"]
+    _walk(Spec, "", rows)
+    return "\n".join(rows) + "\n"
+
+
+def _walk(model: type[BaseModel], prefix: str, rows: list[str]) -> None:
+    for name, info in model.model_fields.items():
+        key = f"{prefix}{info.alias or name}"
+        nested = _nested_model(info.annotation)
+        description = (info.description or "").replace("|", "/")
+        rows.append(f"| `{key}` | {_default_text(info, nested)} | {description} |")
+        if nested is not None:
+            _walk(nested, f"{key}.", rows)
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    candidates = (annotation, *getattr(annotation, "__args__", ()))
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+        for inner in getattr(candidate, "__args__", ()):  # list[Model]
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                return inner
+    return None
+
+
+def _default_text(info: FieldInfo, nested: type[BaseModel] | None) -> str:
+    if info.is_required():
+        return "required"
+    value = info.get_default(call_default_factory=True)
+    if isinstance(value, BaseModel):
+        return "see below"
+    if value is None or value == [] or value == {}:
+        return "—"
+    return f"`{json.dumps(value)}`"
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

@@ -1,0 +1,29 @@
+"""Every generated file of every example, pinned by syrupy snapshots.
+
+A change in rendering shows up here as a readable diff; update with `pytest --snapshot-update`
+after reading it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from envspec.pipeline import compile_spec
+from tests.conftest import EXAMPLES
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_every_generated_file(example: Path, snapshot: SnapshotAssertion) -> None:
+    compiled = compile_spec(example / "env.yaml")
+    rendered = {name: content.decode() for name, content in compiled.files.items()}
+    assert rendered == snapshot
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_rendering_is_byte_identical_every_time(example: Path) -> None:
+    first = compile_spec(example / "env.yaml").files
+    second = compile_spec(example / "env.yaml").files
+    assert first == second
