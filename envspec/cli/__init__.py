@@ -58,7 +58,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _register_commands() -> None:
     # Each module adds its commands to `cli`; importing them here keeps `envspec --help` complete.
-    from envspec.cli import build_commands, spec_commands  # noqa: F401
+    from envspec.cli import build_commands, runtime_commands, spec_commands  # noqa: F401
 
 
 def main() -> None:
