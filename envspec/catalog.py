@@ -38,6 +38,9 @@ _TAG_RE = re.compile(
     r"(?P<flavor>base|runtime|devel)-(?P<os>ubuntu\d+\.\d+)$"
 )
 
+# libyaml when PyYAML was built with it: the data files load several times faster.
+FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 T = TypeVar("T")
 
 
@@ -222,7 +225,7 @@ def _data_text(name: str) -> str:
 def _rows(name: str, section: str, text: str | None = None) -> list[_Row]:
     """The list `section` of data file `name`, each item wrapped as a `_Row`."""
     try:
-        doc = yaml.safe_load(_data_text(name) if text is None else text)
+        doc = yaml.load(_data_text(name) if text is None else text, Loader=FAST_LOADER)
     except yaml.YAMLError as err:
         raise CatalogDataError(f"{name}: not valid YAML: {err}") from err
     if not isinstance(doc, dict) or not isinstance(doc.get(section), list):

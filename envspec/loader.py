@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from envspec.catalog import FAST_LOADER
 from envspec.errors import Diagnostic, Location, SpecError
 from envspec.spec import Spec
 
@@ -113,7 +114,7 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], Positions]:
     except UnicodeDecodeError:
         raise SpecError([_diag("spec.encoding", f"{path} is not UTF-8 text", None)]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=FAST_LOADER)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark
         location = Location(str(path), mark.line + 1, mark.column + 1) if mark else None
