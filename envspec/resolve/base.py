@@ -84,8 +84,11 @@ def _cuda_image(
         why = "exact tag" if cuda.count(".") == 2 else f"latest published patch of CUDA {cuda}"
         out.decide("base.image", chosen.reference, "catalog", f"{why} ({chosen.status})")
         if chosen.status == "eol":
-            out.warn("base.tag-eol", f"{chosen.reference} is end-of-life and may be deleted",
-                     ("base", "cuda"), _newer_hint(chosen, catalog))
+            # A pinned patch release is a deliberate choice: say it once in explain, not on
+            # every build; a major.minor that lands on an EOL tag deserves the warning.
+            report = out.note if cuda.count(".") == 2 else out.warn
+            report("base.tag-eol", f"{chosen.reference} is end-of-life and may be deleted",
+                   ("base", "cuda"), _newer_hint(chosen, catalog))
         return _from_image(chosen, distro)
     if wanted:
         return _substitute_deleted(_best(wanted), distro, catalog, out)

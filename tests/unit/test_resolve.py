@@ -1,0 +1,151 @@
+"""Resolution through the whole pipeline: spec text in, concrete choices (or errors) out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from envspec.errors import SpecError
+from envspec.loader import load_spec
+from envspec.resolve import Resolved, resolve
+from tests.conftest import EXAMPLES
+
+
+def resolved(write_spec: Callable[[str], Path], text: str) -> Resolved:
+    return resolve(load_spec(write_spec(text)))
+
+
+def spec_text(os: str, cuda: str | None = None, flavor: str = "runtime", cudnn: bool = False,
+              extra: str = "") -> str:
+    base = f"name: t\nbase:\n  os: {os}\n  flavor: {flavor}\n  cudnn: {str(cudnn).lower()}\n"
+    if cuda:
+        base += f"  cuda: '{cuda}'\n"
+    return base + extra
+
+
+# (os, cuda, flavor, cudnn) -> the FROM line envspec must pick
+TAGS = [
+    ("ubuntu20.04", "11.0", "base", False, "nvidia/cuda:11.0.3-base-ubuntu20.04"),
+    ("ubuntu22.04", "12.4", "devel", True, "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04"),
+    ("ubuntu22.04", "12.3", "runtime", True, "nvidia/cuda:12.3.2-cudnn9-runtime-ubuntu22.04"),
+    ("ubuntu20.04", "11.8", "devel", True, "nvidia/cuda:11.8.0-cudnn8-devel-ubuntu20.04"),
+    ("ubuntu24.04", "13.0", "runtime", False, "nvidia/cuda:13.0.2-runtime-ubuntu24.04"),
+    ("ubuntu22.04", "12.6.3", "base", False, "nvidia/cuda:12.6.3-base-ubuntu22.04"),
+    ("ubuntu18.04", "11.4", "runtime", False, "nvidia/cuda:11.4.3-runtime-ubuntu18.04"),
+    ("ubuntu22.04", None, "runtime", False, "ubuntu:22.04"),
+    ("debian12", None, "runtime", False, "debian:bookworm"),
+]
+
+
+@pytest.mark.parametrize(("os", "cuda", "flavor", "cudnn", "image"), TAGS)
+def test_cuda_resolves_to_a_tag_that_exists(
+    write_spec: Callable[[str], Path], os: str, cuda: str | None, flavor: str, cudnn: bool,
+    image: str,
+) -> None:
+    result = resolved(write_spec, spec_text(os, cuda, flavor, cudnn))
+    assert result.base.image == image
+    assert not [d for d in result.warnings if d.code == "base.tag-deleted"]
+
+
+@pytest.mark.parametrize(("os", "cuda", "flavor", "replacement"), [
+    ("ubuntu18.04", "10.2", "base", "nvidia/cuda:11.0.3-base-ubuntu18.04"),
+    ("ubuntu18.04", "10.1", "devel", "nvidia/cuda:11.0.3-devel-ubuntu18.04"),
+    ("ubuntu20.04", "11.4.0", "runtime", "nvidia/cuda:11.4.3-runtime-ubuntu20.04"),
+])
+def test_deleted_tag_is_replaced_and_reported(
+    write_spec: Callable[[str], Path], os: str, cuda: str, flavor: str, replacement: str
+) -> None:
+    result = resolved(write_spec, spec_text(os, cuda, flavor))
+    assert result.base.image == replacement
+    [warning] = [d for d in result.warnings if d.code == "base.tag-deleted"]
+    assert "was deleted by NVIDIA" in warning.message and replacement in warning.message
+    assert warning.location is not None and warning.location.line == 6  # the cuda: line
+
+
+def test_pinning_the_replacement_silences_the_warning(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec_text("ubuntu18.04", "11.0.3", "base"))
+    assert not result.warnings
+
+
+@pytest.mark.parametrize(("cuda", "torch", "index", "pins"), [
+    ("12.1", "torch==2.1.2", "https://download.pytorch.org/whl/cu121", ("torch==2.1.2",)),
+    ("11.8", "torch==2.1.2", "https://download.pytorch.org/whl/cu118", ("torch==2.1.2",)),
+    ("12.4", "torch==2.5.1", "https://download.pytorch.org/whl/cu124", ("torch==2.5.1",)),
+    ("11.7", "torch==1.13.1", "https://download.pytorch.org/whl/cu117", ("torch==1.13.1+cu117",)),
+    (None, "torch==2.1.2", "https://download.pytorch.org/whl/cpu", ("torch==2.1.2",)),
+])
+def test_torch_gets_the_index_for_the_image_cuda(
+    write_spec: Callable[[str], Path], cuda: str | None, torch: str, index: str,
+    pins: tuple[str, ...],
+) -> None:
+    result = resolved(write_spec, spec_text("ubuntu22.04", cuda, extra=f"python:\n  pip:\n"
+                                            f"    packages: [{torch}]\n"))
+    assert result.python is not None and result.python.torch is not None
+    assert result.python.torch.index_args[-1] == index
+    assert result.python.torch.requirements == pins
+
+
+def test_torchvision_is_pinned_to_its_pair(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec_text("ubuntu22.04", "12.1", extra="python:\n  pip:\n"
+                                            "    packages: [torch==2.1.2, torchvision, numpy]\n"))
+    assert result.python is not None and result.python.torch is not None
+    assert result.python.torch.requirements == ("torch==2.1.2", "torchvision==0.16.2")
+    assert result.python.pip_packages == ("numpy",)
+
+
+def test_newer_cuda_minor_uses_compatible_wheels(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec_text("ubuntu22.04", "12.2", extra="python:\n  pip:\n"
+                                            "    packages: [torch==2.1.2]\n"))
+    assert result.python is not None and result.python.torch is not None
+    assert result.python.torch.variant == "cu121"
+
+
+@pytest.mark.parametrize(("os", "version", "packages", "ppa"), [
+    ("debian12", None, ("python3", "python3-venv"), False),
+    ("ubuntu22.04", "3.11", ("python3.11", "python3.11-venv"), False),
+    ("ubuntu22.04", "3.12", ("python3.12", "python3.12-venv"), True),
+])
+def test_python_comes_from_the_archive_or_deadsnakes(
+    write_spec: Callable[[str], Path], os: str, version: str | None,
+    packages: tuple[str, ...], ppa: bool,
+) -> None:
+    extra = "python:\n" + (f"  version: '{version}'\n" if version else "  provider: system\n")
+    result = resolved(write_spec, spec_text(os, extra=extra))
+    assert set(packages) <= set(result.apt.packages)
+    assert any("deadsnakes" in r.uri for r in result.apt.repositories) == ppa
+
+
+def test_gcc_packages_are_added(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec_text("ubuntu20.04", "11.0", "devel",
+                                            extra="compilers:\n  gcc: 9\n"))
+    assert result.gcc == 9 and {"gcc-9", "g++-9"} <= set(result.apt.packages)
+
+
+def test_default_gcc_too_new_for_nvcc_is_an_error(write_spec: Callable[[str], Path]) -> None:
+    with pytest.raises(SpecError) as caught:
+        resolved(write_spec, spec_text("ubuntu22.04", "11.3", "devel"))
+    assert "toolchain.gcc-cuda" in {d.code for d in caught.value.diagnostics} or any(
+        d.code == "base.no-such-image" for d in caught.value.diagnostics)
+
+
+def test_apt_mirror_preset_is_http_and_debian_security_too(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec_text("debian12", extra="apt:\n  mirror: tuna\n"))
+    assert result.apt.mirror == "http://mirrors.tuna.tsinghua.edu.cn/debian"
+    assert result.apt.security_mirror == "http://mirrors.tuna.tsinghua.edu.cn/debian-security"
+
+
+def test_pip_mirror_goes_into_pip_conf(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec_text("debian12", extra="python:\n  pip:\n    mirror: tuna\n"))
+    assert result.python is not None and result.python.pip_conf is not None
+    assert "index-url = https://pypi.tuna.tsinghua.edu.cn/simple" in result.python.pip_conf
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_examples_resolve_without_warnings_except_the_blog(example: Path) -> None:
+    warnings = resolve(load_spec(example / "env.yaml")).warnings
+    if example.name == "blog-miniconda":
+        assert [w.code for w in warnings] == ["base.tag-deleted"]
+    else:
+        assert warnings == ()
