@@ -8,6 +8,7 @@ first means an injection attempt is reported as an error instead of being built,
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import urlsplit
 
 _APT_NAME = r"[a-z0-9][a-z0-9+.\-]+"
@@ -52,13 +53,18 @@ def _full(pattern: re.Pattern[str], value: str, what: str) -> str:
 
 
 def one_line(value: str) -> str:
-    """Free text that lands in a single Dockerfile line (quoted): no line breaks, no NUL."""
-    if "\n" in value or "\r" in value or "\0" in value:
+    """Free text that lands in a single Dockerfile line (quoted): no line breaks, no control
+    characters (form feed, NEL and U+2028 count as line breaks to some parsers)."""
+    if any(_is_break_or_control(ch) for ch in value):
         raise ValueError(
             "must be a single line: a line break would start a new Dockerfile instruction "
             "(split it into several list items instead)"
         )
     return value
+
+
+def _is_break_or_control(ch: str) -> bool:
+    return ch != "\t" and unicodedata.category(ch) in ("Cc", "Zl", "Zp")
 
 
 def apt_package(value: str) -> str:

@@ -1,0 +1,56 @@
+"""The build context writer: minimal, deterministic, and never clobbers a user's edit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from envspec.context import MANIFEST, write_context
+from envspec.errors import RefusedError
+
+
+def test_second_write_of_unchanged_output_is_allowed(tmp_path: Path) -> None:
+    files = {"Dockerfile": b"FROM x\n", "r.txt": b"six\n"}
+    write_context(files, tmp_path)
+    write_context(files, tmp_path)
+    assert (tmp_path / "Dockerfile").read_bytes() == b"FROM x\n"
+    assert (tmp_path / MANIFEST).exists()
+
+
+def test_edited_file_is_not_overwritten_without_force(tmp_path: Path) -> None:
+    write_context({"Dockerfile": b"FROM x\n"}, tmp_path)
+    (tmp_path / "Dockerfile").write_text("FROM x\n# my edit\n")
+    with pytest.raises(RefusedError, match="edited"):
+        write_context({"Dockerfile": b"FROM y\n"}, tmp_path)
+    assert "my edit" in (tmp_path / "Dockerfile").read_text()
+    write_context({"Dockerfile": b"FROM y\n"}, tmp_path, force=True)
+    assert (tmp_path / "Dockerfile").read_text() == "FROM y\n"
+
+
+def test_foreign_file_is_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM mine\n")
+    with pytest.raises(RefusedError):
+        write_context({"Dockerfile": b"FROM x\n", "other": b"1"}, tmp_path)
+    assert not (tmp_path / "other").exists()  # nothing half-written
+
+
+def test_files_no_longer_generated_are_removed(tmp_path: Path) -> None:
+    write_context({"Dockerfile": b"a", "old.txt": b"b"}, tmp_path)
+    write_context({"Dockerfile": b"a"}, tmp_path)
+    assert not (tmp_path / "old.txt").exists()
+
+
+def test_link_out_of_the_spec_folder_is_refused(write_spec: Callable[[str], Path],
+                                               tmp_path: Path) -> None:
+    from envspec.errors import SpecError
+    from envspec.pipeline import compile_spec
+
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    outside.write_text("secret")
+    spec = write_spec("name: x\nbase:\n  os: debian12\npython:\n  pip:\n    requirements: [r.txt]\n")
+    (spec.parent / "r.txt").symlink_to(outside)
+    with pytest.raises(SpecError) as caught:
+        compile_spec(spec)
+    assert caught.value.diagnostics[0].code == "files.outside"
