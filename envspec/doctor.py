@@ -86,9 +86,7 @@ class Host:
         if self.which(argv[0]) is None:
             return 127, "", f"{argv[0]}: not found"
         try:
-            done = subprocess.run(
-                list(argv), capture_output=True, text=True, timeout=30, check=False
-            )
+            done = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
             return 126, "", str(err)
         return done.returncode, done.stdout, done.stderr
@@ -145,15 +143,16 @@ def parse_os_release(text: str | None) -> dict[str, str]:
 
 
 def _family(os_release: dict[str, str]) -> str:
-    """'ubuntu', 'debian', 'fedora', 'rhel', 'centos' or 'other'."""
-    ids = [os_release.get("ID", "").lower(), *os_release.get("ID_LIKE", "").lower().split()]
-    for family in ("ubuntu", "debian", "fedora"):
-        if family in ids:
-            return family
-    if os_release.get("ID") in ("rhel", "rocky", "almalinux", "ol"):
+    """'ubuntu', 'debian', 'fedora', 'rhel', 'centos' or 'other' (derivatives by ID_LIKE)."""
+    own = os_release.get("ID", "").lower()
+    if own in ("ubuntu", "debian", "fedora", "centos", "rhel"):
+        return own
+    if own in ("rocky", "almalinux", "ol"):
         return "rhel"
-    if "rhel" in ids or "centos" in ids:
-        return "centos"
+    like = os_release.get("ID_LIKE", "").lower().split()
+    for family in ("ubuntu", "debian", "rhel", "centos", "fedora"):
+        if family in like:
+            return "rhel" if family == "centos" else family
     return "other"
 
 
@@ -161,9 +160,7 @@ def docker_install_fix(os_release: dict[str, str]) -> tuple[str, ...]:
     family = _family(os_release)
     if family in ("ubuntu", "debian"):
         url = f"https://download.docker.com/linux/{family}"
-        codename = (
-            "${UBUNTU_CODENAME:-$VERSION_CODENAME}" if family == "ubuntu" else ("$VERSION_CODENAME")
-        )
+        codename = "${UBUNTU_CODENAME:-$VERSION_CODENAME}" if family == "ubuntu" else ("$VERSION_CODENAME")
         return (
             "sudo apt-get update && sudo apt-get install -y ca-certificates curl",
             "sudo install -m 0755 -d /etc/apt/keyrings",
@@ -177,8 +174,7 @@ def docker_install_fix(os_release: dict[str, str]) -> tuple[str, ...]:
     if family in ("fedora", "rhel", "centos"):
         return (
             "sudo dnf -y install dnf-plugins-core",
-            "sudo dnf config-manager --add-repo "
-            f"https://download.docker.com/linux/{family}/docker-ce.repo",
+            f"sudo dnf config-manager --add-repo https://download.docker.com/linux/{family}/docker-ce.repo",
             "sudo dnf install -y docker-ce docker-ce-cli containerd.io",
             "sudo systemctl enable --now docker",
         )

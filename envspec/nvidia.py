@@ -82,9 +82,7 @@ def parse_query_csv(text: str) -> SmiInfo:
     return SmiInfo(driver_version=driver, cuda_version=None, gpus=tuple(gpus))
 
 
-_BANNER_VERSIONS = re.compile(
-    r"Driver Version:\s*(?P<driver>[\d.]+).*?CUDA Version:\s*(?P<cuda>[\d.]+|N/A)"
-)
+_BANNER_VERSIONS = re.compile(r"Driver Version:\s*(?P<driver>[\d.]+).*?CUDA Version:\s*(?P<cuda>[\d.]+|N/A)")
 # GPU row, first line: "|   0  TITAN RTX           Off  | 00000000:18:00.0 Off |   N/A |"
 _GPU_ROW = re.compile(r"^\|\s+(?P<index>\d+)\s+(?P<name>.+?)\s+(?:On|Off)\s*\|\s*[0-9A-Fa-f]+:")
 _MEMORY = re.compile(r"(\d+)MiB\s*/\s*(\d+)MiB")
@@ -184,9 +182,7 @@ def query_host(run: Runner = _run, read: Callable[[str], str | None] = _read) ->
         cuda = parse_banner(banner).cuda_version if banner_code == 0 else None
         if info.gpus:
             return HostGpus(info.driver_version, cuda, info.gpus, "nvidia-smi")
-    problem = (
-        "nvidia-smi is not on PATH" if code == 127 else f"nvidia-smi exited {code}: {out.strip()}"
-    )
+    problem = "nvidia-smi is not on PATH" if code == 127 else f"nvidia-smi exited {code}: {out.strip()}"
     proc = read(PROC_VERSION)
     driver = parse_proc_version(proc) if proc else None
     if driver:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from envspec.cli import cli
-from envspec.errors import DockerUnavailableError, ExitCode, RefusedError
+from envspec.errors import DockerUnavailableError, ExitCode, RefusedError, SmokeFailedError
 
 if TYPE_CHECKING:
     from envspec.spec import Spec
@@ -66,9 +66,7 @@ def doctor(ctx: click.Context, spec: Path | None, as_json: bool) -> None:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON.")
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain"]), default="auto")
-@click.pass_context
 def test(
-    ctx: click.Context,
     spec: Path,
     here: bool,
     gpus: str | None,
@@ -83,31 +81,45 @@ def test(
     """
     from envspec.gpus import parse_gpus
     from envspec.pipeline import compile_spec, ensure_image, expectations_for
-    from envspec.smoke.runner import docker_client, run_here, run_smoke
+    from envspec.smoke.runner import run_here
 
     if gpus is not None:
         parse_gpus(gpus)  # a bad value is a usage error before any build
     if here:
         report = run_here(expectations_for(compile_spec(spec).resolved))
-    else:
-        from envspec.progress import open_progress
+        _show_report(report, junit, json_out)
+        return
+    from envspec.progress import open_progress
 
-        with open_progress(progress) as display:  # type: ignore[arg-type]
-            built = ensure_image(spec, on_event=display)
-        exp = expectations_for(built.resolved)
-        selection: object = gpus if gpus is not None else built.resolved.spec.runtime.gpus
-        report = run_smoke(docker_client(), built.image, exp, gpus=selection)
+    with open_progress(progress) as display:  # type: ignore[arg-type]
+        built = ensure_image(spec, on_event=display)
+    run_smoke_for(built, gpus=gpus, junit=junit, json_path=json_out)
+
+
+def run_smoke_for(built: Any, *, gpus: str | None, junit: Path | None, json_path: Path | None) -> None:
+    """Smoke-test a built image (`envspec test`, `envspec build --test`); exit 4 on failure."""
+    from envspec.pipeline import expectations_for
+    from envspec.smoke.runner import docker_client, run_smoke
+
+    exp = expectations_for(built.resolved)
+    selection: object = gpus if gpus is not None else built.resolved.spec.runtime.gpus
+    report = run_smoke(docker_client(), built.image, exp, gpus=selection)
+    _show_report(report, junit, json_path)
+
+
+def _show_report(report: Any, junit: Path | None, json_path: Path | None) -> None:
+    from rich.markup import escape
+
     console = _console()
     console.print(report.rich_table())
     for note in report.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     if junit is not None:
         junit.write_text(report.to_junit(), encoding="utf-8")
-    if json_out is not None:
-        json_out.write_text(report.to_json(), encoding="utf-8")
+    if json_path is not None:
+        json_path.write_text(report.to_json(), encoding="utf-8")
     if report.failed:
-        click.echo(f"smoke test failed: {report.summary()}", err=True)
-        ctx.exit(int(ExitCode.SMOKE_FAILED))
+        raise SmokeFailedError(f"smoke test failed: {report.summary()}")
 
 
 # --------------------------------------------------------------------------- run / shell

@@ -56,7 +56,7 @@ def by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def base_checks() -> list[dict[str, Any]]:
     osr = os_release()
-    version = "%d.%d" % sys.version_info[:2]
+    version = "{}.{}".format(*sys.version_info[:2])
     return [
         {
             "name": "os",
@@ -212,7 +212,7 @@ def _old_pythons() -> list[str]:
     or [pytest.param("", marks=pytest.mark.skip(reason="no Python 3.6 interpreter on this machine"))],
 )
 def test_probe_runs_on_python_36(python: str) -> None:
-    code, report = run_probe({"gpu": "auto", "checks": base_checks()}, python=python)
+    _, report = run_probe({"gpu": "auto", "checks": base_checks()}, python=python)
     assert report["python"].startswith("3.6.")
     assert by_name(report)["os"]["status"] == "pass"
     assert by_name(report)["cmd"]["status"] == "pass"
@@ -329,7 +329,7 @@ def test_run_here_with_expectations() -> None:
     osr = os_release()
     exp = Expectations(
         os_id=f"{osr['ID']}{osr.get('VERSION_ID', '')}",
-        python="%d.%d" % sys.version_info[:2],
+        python="{}.{}".format(*sys.version_info[:2]),
         python_executable=sys.executable,
         packages=("PyYAML", "click"),
         uid=os.getuid(),
