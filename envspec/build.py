@@ -175,9 +175,7 @@ def connect(base_url: str | None = None, *, timeout: int = 60) -> APIClient:
             "the Python package `docker` is not installed", hint="pip install 'docker>=7'"
         ) from exc
     try:
-        kwargs: dict[str, Any] = (
-            {"base_url": base_url} if base_url else docker.utils.kwargs_from_env()
-        )
+        kwargs: dict[str, Any] = {"base_url": base_url} if base_url else docker.utils.kwargs_from_env()
         client = docker.APIClient(version="auto", timeout=timeout, **kwargs)
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
@@ -324,19 +322,21 @@ def build_if_needed(
 
 _COMMAND_PATTERNS = (
     # classic builder: The command '/bin/sh -c apt-get …' returned a non-zero code: 100
-    re.compile(r"The command '(?:/bin/sh -c )?(?P<cmd>.*)' returned a non-zero code", re.S),
+    re.compile(r"The command '(?P<cmd>.*)' returned a non-zero code", re.S),
     # BuildKit 0.8: executor failed running [/bin/sh -c apt-get …]: exit code: 100
-    re.compile(r"failed running \[(?:/bin/sh -c )?(?P<cmd>.*)\]: exit code", re.S),
+    re.compile(r"failed running \[(?P<cmd>.*)\]: exit code", re.S),
     # BuildKit ≥0.11: process "/bin/sh -c apt-get …" did not complete successfully
-    re.compile(r'process "(?:/bin/sh -c )?(?P<cmd>.*)" did not complete successfully', re.S),
+    re.compile(r'process "(?P<cmd>.*)" did not complete successfully', re.S),
 )
+# The SHELL prefix of a shell-form RUN: `/bin/sh -c`, `/bin/bash -o pipefail -c`, …
+_SHELL_PREFIX = re.compile(r"^/\S*sh(?:\s+-[^c\s]\S*(?:\s+[a-z]+)?)*\s+-c\s+", re.S)
 
 
 def _command_of(error: str, step_title: str | None) -> str | None:
     for pattern in _COMMAND_PATTERNS:
         match = pattern.search(error)
         if match:
-            return match.group("cmd").strip()
+            return _SHELL_PREFIX.sub("", match.group("cmd").strip(), count=1)
     if step_title and step_title.upper().startswith("RUN "):
         words = step_title[4:].strip()
         while words.startswith("--"):  # RUN --mount=… --network=… command
@@ -577,9 +577,7 @@ def _docker_cli_version(binary: str) -> tuple[int, ...] | None:
 
 def _has_buildx(binary: str) -> bool:
     try:
-        done = subprocess.run(
-            [binary, "buildx", "version"], capture_output=True, timeout=20, check=False
-        )
+        done = subprocess.run([binary, "buildx", "version"], capture_output=True, timeout=20, check=False)
     except OSError:
         return False
     return done.returncode == 0

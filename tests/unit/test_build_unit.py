@@ -58,7 +58,9 @@ def classic_chunks(fail: bool) -> list[dict[str, Any]]:
         {"stream": "\x1b[91mE: Unable to locate package x\n\x1b[0m"},
     ]
     if fail:
-        message = "The command '/bin/sh -c apt-get update && apt-get install -y x' returned a non-zero code: 100"  # noqa: E501
+        message = (
+            "The command '/bin/sh -c apt-get update && apt-get install -y x' returned a non-zero code: 100"
+        )
         return [*chunks, {"errorDetail": {"code": 100, "message": message}, "error": message}]
     return [
         *chunks,
@@ -113,6 +115,23 @@ def test_classic_parser_keeps_only_the_last_20_lines() -> None:
         parser.feed({"error": "The command '/bin/sh -c seq 100' returned a non-zero code: 1"})
     assert caught.value.log_tail == [str(i) for i in range(80, 100)]
     assert caught.value.command == "seq 100"
+
+
+@pytest.mark.parametrize(
+    ("message", "command"),
+    [
+        ("The command '/bin/sh -c make -j4' returned a non-zero code: 2", "make -j4"),
+        ("The command '/bin/bash -o pipefail -c set -x; a | b' returned a non-zero code: 1", "set -x; a | b"),
+        ("The command '/bin/bash -eux -c pip install x' returned a non-zero code: 1", "pip install x"),
+        ("The command 'python3 -c 1/0' returned a non-zero code: 1", "python3 -c 1/0"),
+    ],
+)
+def test_command_is_taken_from_the_error_without_the_shell(message: str, command: str) -> None:
+    parser = ClassicStreamParser()
+    parser.feed({"stream": "Step 1/1 : RUN whatever\n"})
+    with pytest.raises(BuildError) as caught:
+        parser.feed({"error": message})
+    assert caught.value.command == command
 
 
 def test_classic_parser_missing_base_image_hint() -> None:
@@ -271,9 +290,7 @@ def api_error(status: int, cls: type[docker.errors.APIError], text: str) -> Exce
 
 
 def test_translate_not_found_and_other_api_errors() -> None:
-    missing = translate_docker_error(
-        api_error(404, docker.errors.ImageNotFound, "No such image: a:b")
-    )
+    missing = translate_docker_error(api_error(404, docker.errors.ImageNotFound, "No such image: a:b"))
     assert isinstance(missing, ImageNotFoundError) and "No such image: a:b" in missing.message
     other = translate_docker_error(api_error(500, docker.errors.APIError, "disk full"))
     assert type(other) is DockerEngineError and "disk full" in other.message
@@ -285,9 +302,7 @@ def test_translate_passes_envspec_errors_through() -> None:
 
 
 def test_importing_the_builder_layer_does_not_import_docker() -> None:
-    code = (
-        "import sys, envspec.build, envspec.push, envspec.progress; print('docker' in sys.modules)"
-    )
+    code = "import sys, envspec.build, envspec.push, envspec.progress; print('docker' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -313,9 +328,7 @@ def test_image_tag_is_content_addressed(tmp_path: Path) -> None:
     assert image_tag(tmp_path, "My Env_1") != tag
 
 
-def test_image_tag_depends_on_the_envspec_version(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_image_tag_depends_on_the_envspec_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "Dockerfile").write_text("FROM x\n")
     before = image_tag(tmp_path, "e")
     monkeypatch.setattr("envspec.build.__version__", "999.0")
@@ -350,9 +363,7 @@ def test_build_if_needed_does_not_call_the_builder_for_an_existing_tag(tmp_path:
     (tmp_path / "Dockerfile").write_text("FROM x\n")
     tag = image_tag(tmp_path, "env")
     client, builder, events = FakeClient({tag: "sha256:old"}), FakeBuilder(), Recorder()
-    outcome = build_if_needed(
-        client, builder, tmp_path, "env", extra_tags=["me/env:latest"], on_event=events
-    )
+    outcome = build_if_needed(client, builder, tmp_path, "env", extra_tags=["me/env:latest"], on_event=events)
     assert not outcome.built and builder.calls == []
     assert outcome.result == BuildResult("sha256:old", (tag, "me/env:latest"))
     assert client.tagged == [("sha256:old", "me/env", "latest")]
@@ -365,9 +376,7 @@ def test_build_if_needed_builds_a_missing_tag_and_when_forced(tmp_path: Path) ->
     builder = FakeBuilder()
     assert build_if_needed(FakeClient({}), builder, tmp_path, "env").built
     assert builder.calls == [(tmp_path, (tag,))]
-    forced = build_if_needed(
-        FakeClient({tag: "sha256:old"}), builder, tmp_path, "env", no_cache=True
-    )
+    forced = build_if_needed(FakeClient({tag: "sha256:old"}), builder, tmp_path, "env", no_cache=True)
     assert forced.built and len(builder.calls) == 2
 
 
@@ -444,9 +453,7 @@ def test_push_returns_the_reported_digest_and_streams_status() -> None:
     assert push(client, "envspec/x:v1", "r:5000/x", on_event=events) == DIGEST
     assert client.tagged == [("envspec/x:v1", "r:5000/x", "v1")]
     assert [e.text for e in events if isinstance(e, LogLine)].count("abc: Pushing") == 1
-    assert events[-1] == BuildFinished(
-        ok=True, detail=f"r:5000/x:v1@{DIGEST}", tags=("r:5000/x:v1",)
-    )
+    assert events[-1] == BuildFinished(ok=True, detail=f"r:5000/x:v1@{DIGEST}", tags=("r:5000/x:v1",))
 
 
 def test_push_error_is_typed_with_a_hint() -> None:

@@ -37,7 +37,7 @@ _ci_make_rootfs_tarballs() {
     work=$(mktemp -d /var/tmp/envspec-rootfs.XXXXXX)
     rootfs=$work/rootfs
     ci_log "debootstrap --variant=minbase $CI_SUITE from $mirror (log: $CI_LOGDIR/debootstrap.log)"
-    debootstrap --variant=minbase "$CI_SUITE" "$rootfs" "$mirror" \
+    timeout 600 debootstrap --variant=minbase "$CI_SUITE" "$rootfs" "$mirror" \
         >"$CI_LOGDIR/debootstrap.log" 2>&1 \
         || { tail -n 40 "$CI_LOGDIR/debootstrap.log" >&2; rm -rf "$work"; ci_die debootstrap; }
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*_* \

@@ -39,7 +39,7 @@ ci_apt_install() {
     done
     if ((${#missing[@]})); then
         ci_log "apt-get install ${missing[*]}"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
             "${missing[@]}" >"$CI_LOGDIR/apt-install.log" 2>&1 \
             || { tail -n 40 "$CI_LOGDIR/apt-install.log" >&2; ci_die "apt-get install"; }
     else
@@ -93,19 +93,30 @@ ci_start_dockerd() {
 }
 
 # apt-cacher-ng's own config (/etc/apt-cacher-ng/acng.conf) plus overrides on the command line,
-# run as its own user the way its init script and systemd unit do.
+# run as its own user the way its init script and systemd unit do. Its Debian remap sends
+# every known Debian mirror name to the backends in backends_debian(.default), a mirror this
+# machine may not reach; point that backend at this machine's own archive instead.
 ci_start_apt_cacher() {
+    local mirror codename probe
+    mirror=$(ci_host_apt_mirror) || ci_die "cannot read this machine's apt mirror"
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    probe="http://127.0.0.1:3142/${mirror#*://}/dists/$codename/InRelease"
     if ci_http_ok http://127.0.0.1:3142/acng-report.html; then
+        ci_http_ok "$probe" || ci_die "an apt-cacher-ng already on 127.0.0.1:3142 cannot fetch" \
+            "$probe; stop it so that CI can start one with the right backend"
         ci_log "apt-cacher-ng already answers on 127.0.0.1:3142"
         return 0
     fi
-    ci_log "starting apt-cacher-ng on 127.0.0.1:3142 (log: $CI_LOGDIR/apt-cacher-ng.log)"
+    ci_log "starting apt-cacher-ng on 127.0.0.1:3142, Debian backend $mirror" \
+        "(log: $CI_LOGDIR/apt-cacher-ng.log)"
     install -d -o apt-cacher-ng -g apt-cacher-ng /run/apt-cacher-ng /var/cache/apt-cacher-ng \
         /var/log/apt-cacher-ng
     setsid runuser -u apt-cacher-ng -- /usr/sbin/apt-cacher-ng -c /etc/apt-cacher-ng \
         ForeGround=1 BindAddress=127.0.0.1 Port=3142 \
+        "Remap-debrep=file:deb_mirror*.gz /debian ; $mirror/" \
         >"$CI_LOGDIR/apt-cacher-ng.log" 2>&1 </dev/null &
     ci_wait 30 apt-cacher-ng ci_http_ok http://127.0.0.1:3142/acng-report.html
+    ci_wait 30 "apt-cacher-ng fetching $probe" ci_http_ok "$probe"
 }
 
 # Debian's /etc/docker/registry/config.yml, minus its htpasswd auth (a test registry on loopback
