@@ -35,7 +35,8 @@ ENVSPEC = [sys.executable, "-m", "envspec"]
 
 CA_PREAMBLE = """\
 COPY ca.crt /usr/local/share/ca-certificates/bench-ca.crt
-RUN mkdir -p /etc/ssl/certs && cat /usr/local/share/ca-certificates/bench-ca.crt >> /etc/ssl/certs/ca-certificates.crt
+RUN mkdir -p /etc/ssl/certs \\
+ && cat /usr/local/share/ca-certificates/bench-ca.crt >> /etc/ssl/certs/ca-certificates.crt
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 """
 

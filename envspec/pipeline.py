@@ -49,14 +49,17 @@ def compile_spec(
     base_image: str | None = None,
     extra_ca_certs: Sequence[Path] = (),
     locked: bool = False,
+    buildkit: bool = False,
 ) -> Compiled:
+    """load → resolve → lock → plan → render → context; `buildkit` adds cache mounts, which
+    only BuildKit accepts: the docker-py builder must always get buildkit=False."""
     loaded = load_spec(spec_path)
     resolved = resolve(loaded)
     resolved = apply_lock(resolved, read_lock(lock_path(spec_path)), locked=locked)
     if base_image is not None:
         resolved = dataclasses.replace(
             resolved, base=dataclasses.replace(resolved.base, image=base_image))
-    plan = make_plan(resolved, tuple(extra_ca_certs))
+    plan = make_plan(resolved, tuple(extra_ca_certs), buildkit=buildkit)
     dockerfile = render_dockerfile(plan)
     files = context_files(plan, dockerfile, resolved.spec_dir)
     return Compiled(loaded, resolved, plan, dockerfile, files)
@@ -81,7 +84,7 @@ def ensure_image(
     from envspec.progress import ignore_event
 
     compiled = compile_spec(spec_path, base_image=base_image, extra_ca_certs=extra_ca_certs,
-                            locked=locked)
+                            locked=locked, buildkit=builder == "buildkit")
     client = build_mod.connect()
     chosen: build_mod.Builder = (
         build_mod.DockerPyBuilder(client) if builder == "docker" else build_mod.CliBuilder()

@@ -45,6 +45,20 @@ class ContextFile:
 
 
 @dataclass(frozen=True)
+class CacheMounts:
+    """BuildKit cache mounts per package manager; empty for the classic builder (docker-py),
+    which rejects `RUN --mount`. With them, downloads survive between builds outside the image."""
+
+    apt: tuple[str, ...] = ()
+    pip: tuple[str, ...] = ()
+    conda: tuple[str, ...] = ()
+
+    @property
+    def pip_flag(self) -> str:
+        return "" if self.pip else " --no-cache-dir"
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     steps: tuple[Step, ...]
     files: Mapping[str, ContextFile]  # context-relative path → content
@@ -53,51 +67,74 @@ class BuildPlan:
     base_image: str
 
 
-def make_plan(resolved: Resolved, extra_ca_certs: tuple[Path, ...] = ()) -> BuildPlan:
-    files: dict[str, ContextFile] = {}
+def make_plan(
+    resolved: Resolved, extra_ca_certs: tuple[Path, ...] = (), *, buildkit: bool = False
+) -> BuildPlan:
+    cache = _cache_mounts(resolved) if buildkit else CacheMounts()
+    ctx = _Context(files={}, certs=extra_ca_certs, cache=cache)
     builders = (
         _env, _ca_certificates, _apt_mirror, _apt, _compilers, _user, _python_runtime,
         _manifests, _torch, _pip, _copy, _run, _ca_cleanup, _runtime, _labels,
     )
     steps: list[Step] = []
     for build in builders:
-        steps.extend(build(resolved, files, extra_ca_certs))
-    return BuildPlan(tuple(steps), files, resolved.spec.name, resolved.spec_path.name,
+        for step in build(resolved, ctx):
+            steps.append(Step(step.name, step.title, {**step.data, "cache": cache}))
+    return BuildPlan(tuple(steps), ctx.files, resolved.spec.name, resolved.spec_path.name,
                      resolved.base.image)
 
 
-_Files = dict[str, ContextFile]
-_Certs = tuple[Path, ...]
+def _cache_mounts(r: Resolved) -> CacheMounts:
+    user = r.spec.user
+    owner = f",uid={user.uid},gid={user.gid}" if user else ""
+    home = f"/home/{user.name}" if user else "/root"
+    conda = r.python.conda.base_prefix if r.python and r.python.conda else None
+    return CacheMounts(
+        apt=("type=cache,target=/var/cache/apt,sharing=locked",
+             "type=cache,target=/var/lib/apt/lists,sharing=locked"),
+        pip=(f"type=cache,target={home}/.cache/pip{owner}",) if r.python else (),
+        conda=(f"type=cache,target={conda}/pkgs{owner}",) if conda else (),
+    )
 
 
-def _env(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+@dataclass(frozen=True)
+class _Context:
+    """What every step builder may read (certs, cache) or add to (the context's files)."""
+
+    files: dict[str, ContextFile]
+    certs: tuple[Path, ...]
+    cache: CacheMounts
+
+
+def _env(r: Resolved, ctx: _Context) -> list[Step]:
     env = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
     if r.python is not None:
-        env |= {"PYTHONUNBUFFERED": "1", "PIP_NO_CACHE_DIR": "1",
-                "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        env |= {"PYTHONUNBUFFERED": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        if not ctx.cache.pip:  # keeps pip's cache out of layers, also in the spec's run steps
+            env["PIP_NO_CACHE_DIR"] = "1"
     env |= dict(r.env)
     return [Step("env", "environment", {"env": env})]
 
 
-def _ca_certificates(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _ca_certificates(r: Resolved, ctx: _Context) -> list[Step]:
     names = []
     for i, rel in enumerate(r.spec.build.ca_certificates):
-        names.append(_add_cert(files, i, r.spec_dir / rel))
-    for j, path in enumerate(certs, start=len(names)):
-        names.append(_add_cert(files, j, path))
+        names.append(_add_cert(ctx.files, i, r.spec_dir / rel))
+    for j, path in enumerate(ctx.certs, start=len(names)):
+        names.append(_add_cert(ctx.files, j, path))
     if not names:
         return []
     return [Step("ca_certificates", "extra CA certificates (before any download)",
                  {"files": names, "dir": CA_DIR, "bundle": CA_BUNDLE})]
 
 
-def _add_cert(files: _Files, index: int, path: Path) -> str:
+def _add_cert(files: dict[str, ContextFile], index: int, path: Path) -> str:
     name = f"ca-certificates/{index:02d}-{path.stem}.crt"  # update-ca-certificates wants .crt
     files[name] = ContextFile(source=path)
     return name
 
 
-def _apt_mirror(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _apt_mirror(r: Resolved, ctx: _Context) -> list[Step]:
     if r.apt.mirror is None:
         return []
     family = r.base.distro.family
@@ -107,23 +144,23 @@ def _apt_mirror(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
     return [Step("apt_mirror", "apt mirror", {"rewrites": rewrites, "mirror": r.apt.mirror})]
 
 
-def _apt(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _apt(r: Resolved, ctx: _Context) -> list[Step]:
     if not r.apt.packages and not r.apt.repositories:
         return []
     return [Step("apt", "apt packages", {
         "packages": r.apt.packages,
         "repositories": r.apt.repositories,
-        "update_ca": bool(r.spec.build.ca_certificates or certs),
+        "update_ca": bool(r.spec.build.ca_certificates or ctx.certs),
     })]
 
 
-def _compilers(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _compilers(r: Resolved, ctx: _Context) -> list[Step]:
     if r.gcc is None:
         return []
     return [Step("compilers", f"compilers: gcc {r.gcc} as the default", {"gcc": r.gcc})]
 
 
-def _user(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _user(r: Resolved, ctx: _Context) -> list[Step]:
     user = r.spec.user
     if user is None:
         return []
@@ -135,38 +172,38 @@ def _user(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
     return [Step("user", f"non-root user {user.name}", {"user": user, "owned": owned})]
 
 
-def _python_runtime(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _python_runtime(r: Resolved, ctx: _Context) -> list[Step]:
     py = r.python
     if py is None:
         return []
     data: dict[str, Any] = {"python": py, "as_user": _user_name(r)}
     if py.pip_conf is not None:
-        files["pip.conf"] = ContextFile(text=py.pip_conf)
+        ctx.files["pip.conf"] = ContextFile(text=py.pip_conf)
         data["pip_conf"] = "pip.conf"
     if py.conda is not None:
         if py.conda.condarc is not None:
-            files["condarc"] = ContextFile(text=py.conda.condarc)
+            ctx.files["condarc"] = ContextFile(text=py.conda.condarc)
             data["condarc"] = "condarc"
         return [Step("conda", f"Python {py.version} (conda)", data)]
     return [Step("venv", f"Python {py.version} in a venv (PEP 668 keeps pip out of the OS's)",
                  data)]
 
 
-def _manifests(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _manifests(r: Resolved, ctx: _Context) -> list[Step]:
     py = r.python
     if py is None:
         return []
     steps = []
     if py.conda is not None and py.conda.environment_file:
         rel = py.conda.environment_file
-        files[rel] = ContextFile(source=r.spec_dir / rel)
+        ctx.files[rel] = ContextFile(source=r.spec_dir / rel)
         steps.append(Step("conda_environment", f"conda environment from {rel}",
                           {"file": rel, "dest": f"{MANIFEST_DIR}/{rel}", "python": py}))
     if py.conda is not None and py.conda.packages:
         steps.append(Step("conda_packages", "conda packages",
                           {"packages": py.conda.packages, "python": py}))
     for rel in py.requirements:
-        files[rel] = ContextFile(source=r.spec_dir / rel)
+        ctx.files[rel] = ContextFile(source=r.spec_dir / rel)
     if py.requirements:
         dests = [f"{MANIFEST_DIR}/{rel}" for rel in py.requirements]
         steps.append(Step("pip_requirements", "pip requirements",
@@ -174,24 +211,24 @@ def _manifests(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
     return steps
 
 
-def _torch(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _torch(r: Resolved, ctx: _Context) -> list[Step]:
     if r.python is None or r.python.torch is None:
         return []
     torch = r.python.torch
     return [Step("torch", f"PyTorch ({torch.variant} wheels)", {"torch": torch})]
 
 
-def _pip(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _pip(r: Resolved, ctx: _Context) -> list[Step]:
     if r.python is None or not r.python.pip_packages:
         return []
     return [Step("pip", "pip packages", {"packages": r.python.pip_packages})]
 
 
-def _copy(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _copy(r: Resolved, ctx: _Context) -> list[Step]:
     items = []
     for item in r.spec.copy_files:
         rel = item.src.rstrip("/") or "."
-        files[rel] = ContextFile(source=r.spec_dir / rel)
+        ctx.files[rel] = ContextFile(source=r.spec_dir / rel)
         items.append({"src": rel, "dest": item.dest})
     if not items:
         return []
@@ -200,20 +237,20 @@ def _copy(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
     return [Step("copy", "your files", {"items": items, "chown": chown})]
 
 
-def _run(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _run(r: Resolved, ctx: _Context) -> list[Step]:
     if not r.spec.run:
         return []
     return [Step("run", "extra build steps (as root)", {"commands": list(r.spec.run),
                                                           "as_root": r.spec.user is not None})]
 
 
-def _ca_cleanup(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
-    if r.spec.build.keep_ca_certificates or not any(f.startswith("ca-certificates/") for f in files):
+def _ca_cleanup(r: Resolved, ctx: _Context) -> list[Step]:
+    if r.spec.build.keep_ca_certificates or not any(f.startswith("ca-certificates/") for f in ctx.files):
         return []
     return [Step("ca_cleanup", "drop the build-only CA certificates", {"dir": CA_DIR})]
 
 
-def _runtime(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _runtime(r: Resolved, ctx: _Context) -> list[Step]:
     spec = r.spec
     return [Step("runtime", "runtime", {
         "workdir": spec.workdir,
@@ -223,7 +260,7 @@ def _runtime(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
     })]
 
 
-def _labels(r: Resolved, files: _Files, certs: _Certs) -> list[Step]:
+def _labels(r: Resolved, ctx: _Context) -> list[Step]:
     labels = {
         "org.opencontainers.image.title": r.spec.name,
         "org.opencontainers.image.base.name": r.base.image,

@@ -87,14 +87,16 @@ def validate(spec: Path) -> None:
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               help="Write the Dockerfile and the minimal build context into this folder.")
 @click.option("--force", is_flag=True, help="Overwrite files in the output you have edited.")
+@click.option("--buildkit", is_flag=True,
+              help="Use BuildKit cache mounts for apt/pip/conda (build with DOCKER_BUILDKIT=1).")
 @_ca_options
-def render(spec: Path, output: Path | None, force: bool, ca_certs: tuple[Path, ...],
+def render(spec: Path, output: Path | None, force: bool, buildkit: bool, ca_certs: tuple[Path, ...],
            host_ca: bool, base_image: str | None, locked: bool) -> None:
     """Print SPEC's Dockerfile, or write the build context with -o DIR."""
     from envspec.context import write_context
     from envspec.pipeline import compile_spec
 
-    compiled = compile_spec(spec, base_image=base_image, locked=locked,
+    compiled = compile_spec(spec, base_image=base_image, locked=locked, buildkit=buildkit,
                             extra_ca_certs=_cert_paths(ca_certs, host_ca))
     _show_diagnostics(compiled.resolved.diagnostics)
     if output is None:

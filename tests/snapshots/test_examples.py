@@ -27,3 +27,11 @@ def test_rendering_is_byte_identical_every_time(example: Path) -> None:
     first = compile_spec(example / "env.yaml").files
     second = compile_spec(example / "env.yaml").files
     assert first == second
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_buildkit_dockerfile(example: Path, snapshot: SnapshotAssertion) -> None:
+    """The opt-in BuildKit rendering: same steps, with cache mounts for apt/pip/conda."""
+    dockerfile = compile_spec(example / "env.yaml", buildkit=True).dockerfile
+    assert "--mount=type=cache,target=/var/cache/apt" in dockerfile
+    assert dockerfile == snapshot

@@ -29,3 +29,13 @@ def test_example_dockerfile_is_lint_clean(example: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_buildkit_dockerfile_is_lint_clean(example: Path) -> None:
+    dockerfile = compile_spec(example / "env.yaml", buildkit=True).dockerfile
+    result = subprocess.run(
+        [_hadolint(), "--no-color", "--config", str(REPO / ".hadolint.yaml"), "-"],
+        input=dockerfile, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,3 +1,4 @@
 import numpy
 import requests
+
 print("ok", numpy.__version__, requests.__version__)
