@@ -318,3 +318,24 @@ def test_refresh_catalog_reports_registry_errors(tmp_path: Path) -> None:
     tool = _load_refresh_tool()
     assert tool.main(["--registry", "http://127.0.0.1:9", "--catalog", str(catalog),
                       "--timeout", "1"]) == 1
+
+
+# ---------------------------------------------------------------- envspec lock --refresh
+
+
+def test_lock_refresh_pins_the_base_image_by_digest(registry: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from envspec.cli import _register_commands, cli
+
+    _register_commands()
+    spec = tmp_path / "env.yaml"
+    spec.write_text("name: pinned\nbase:\n  os: ubuntu22.04\n  cuda: '12.4'\n  flavor: devel\n"
+                    "  cudnn: true\n")
+    runner = CliRunner()
+    locked = runner.invoke(cli, ["lock", str(spec), "--refresh", "--registry", registry])
+    assert locked.exit_code == 0, locked.output
+    assert f"base_digest: {INDEX_DIGEST}" in (tmp_path / "env.lock").read_text()
+    rendered = runner.invoke(cli, ["render", str(spec), "--locked"])
+    assert rendered.exit_code == 0, rendered.output
+    assert f"FROM nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04@{INDEX_DIGEST}" in rendered.stdout
