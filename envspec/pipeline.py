@@ -112,7 +112,8 @@ def expectations_for(resolved: Resolved) -> Expectations:
     if py is not None:
         torch = tuple(r.split("==")[0] for r in py.torch.requirements) if py.torch else ()
         conda = py.conda.packages if py.conda else ()
-        packages = (*torch, *py.pip_packages, *conda)
+        listed = _requirement_names(resolved.spec_dir, py.requirements)
+        packages = (*torch, *listed, *py.pip_packages, *conda)
     driver_min = None
     if resolved.base.cuda:
         requirement = load_catalog().driver_requirement(resolved.base.cuda)
@@ -132,3 +133,14 @@ def expectations_for(resolved: Resolved) -> Expectations:
         gpu=spec.smoke.gpu,
         declared=tuple(spec.smoke.checks),
     )
+
+
+def _requirement_names(spec_dir: Path, files: Sequence[str]) -> tuple[str, ...]:
+    """Requirement lines of requirements files (options, comments and includes skipped)."""
+    names = []
+    for rel in files:
+        for line in (spec_dir / rel).read_text(encoding="utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                names.append(line)
+    return tuple(names)

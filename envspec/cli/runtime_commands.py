@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from envspec.cli import cli
+from envspec.cli.options import build_input_options, build_inputs
 from envspec.errors import DockerUnavailableError, ExitCode, RefusedError, SmokeFailedError
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ def doctor(ctx: click.Context, spec: Path | None, as_json: bool) -> None:
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write JUnit XML.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write JSON.")
 @click.option("--progress", type=click.Choice(["auto", "rich", "plain"]), default="auto")
+@build_input_options
 def test(
     spec: Path,
     here: bool,
@@ -73,6 +75,7 @@ def test(
     junit: Path | None,
     json_out: Path | None,
     progress: str,
+    **build_options: Any,
 ) -> None:
     """Build SPEC's image if needed and run its smoke checks inside it (exit 4 on failure).
 
@@ -86,13 +89,13 @@ def test(
     if gpus is not None:
         parse_gpus(gpus)  # a bad value is a usage error before any build
     if here:
-        report = run_here(expectations_for(compile_spec(spec).resolved))
+        report = run_here(expectations_for(compile_spec(spec, **build_inputs(build_options)).resolved))
         _show_report(report, junit, json_out)
         return
     from envspec.progress import open_progress
 
     with open_progress(progress) as display:  # type: ignore[arg-type]
-        built = ensure_image(spec, on_event=display)
+        built = ensure_image(spec, on_event=display, **build_inputs(build_options))
     run_smoke_for(built, gpus=gpus, junit=junit, json_path=json_out)
 
 
@@ -294,15 +297,16 @@ def _runtime_options(f: Any) -> Any:
     ]
     for option in reversed(options):
         f = option(f)
-    return f
+    return build_input_options(f)
 
 
 def _launch(spec: Path, command: Sequence[str], interactive: bool, **options: Any) -> None:
     from envspec.pipeline import ensure_image
     from envspec.progress import open_progress
 
+    inputs = build_inputs(options)
     with open_progress(options.pop("progress")) as display:
-        built = ensure_image(spec, on_event=display)
+        built = ensure_image(spec, on_event=display, **inputs)
     plan = plan_container(
         built.resolved.spec,
         built.resolved.spec_dir,

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from envspec.cli import cli
+from envspec.cli.options import build_input_options, cert_paths
 from envspec.errors import Diagnostic, EnvspecError, RefusedError
 
 SPEC = click.argument(
     "spec", type=click.Path(dir_okay=False, path_type=Path), default="env.yaml", required=False
 )
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
@@ -24,33 +23,6 @@ def _show_diagnostics(diagnostics: Iterable[Diagnostic], *, notes: bool = False)
     for diagnostic in diagnostics:
         if notes or diagnostic.severity != "info":
             click.echo(diagnostic.format(), err=True)
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _ca_options(f: F) -> F:
-    f = click.option("--ca-cert", "ca_certs", multiple=True,
-                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Extra CA certificate (PEM) installed before any download. Repeatable.")(f)
-    f = click.option("--host-ca", is_flag=True,
-                     help=f"Trust this host's CA bundle ({HOST_CA_BUNDLE}) during the build.")(f)
-    f = click.option("--base-image", metavar="IMAGE",
-                     help="Build FROM this image instead of the resolved one (keeps the spec's OS "
-                     "settings): for mirrors of Docker Hub or local images.")(f)
-    f = click.option("--locked", is_flag=True,
-                     help="Fail unless env.lock exists and matches the spec.")(f)
-    return f
-
-
-def _cert_paths(ca_certs: Sequence[Path], host_ca: bool) -> list[Path]:
-    paths = list(ca_certs)
-    if host_ca:
-        if not HOST_CA_BUNDLE.is_file():
-            raise EnvspecError(f"--host-ca: {HOST_CA_BUNDLE} does not exist on this host",
-                               hint="pass the bundle with --ca-cert PATH instead")
-        paths.append(HOST_CA_BUNDLE)
-    return paths
 
 
 @cli.command()
@@ -89,7 +61,7 @@ def validate(spec: Path) -> None:
 @click.option("--force", is_flag=True, help="Overwrite files in the output you have edited.")
 @click.option("--buildkit", is_flag=True,
               help="Use BuildKit cache mounts for apt/pip/conda (build with DOCKER_BUILDKIT=1).")
-@_ca_options
+@build_input_options
 def render(spec: Path, output: Path | None, force: bool, buildkit: bool, ca_certs: tuple[Path, ...],
            host_ca: bool, base_image: str | None, locked: bool) -> None:
     """Print SPEC's Dockerfile, or write the build context with -o DIR."""
@@ -97,7 +69,7 @@ def render(spec: Path, output: Path | None, force: bool, buildkit: bool, ca_cert
     from envspec.pipeline import compile_spec
 
     compiled = compile_spec(spec, base_image=base_image, locked=locked, buildkit=buildkit,
-                            extra_ca_certs=_cert_paths(ca_certs, host_ca))
+                            extra_ca_certs=cert_paths(ca_certs, host_ca))
     _show_diagnostics(compiled.resolved.diagnostics)
     if output is None:
         click.echo(compiled.dockerfile, nl=False)
@@ -201,7 +173,7 @@ def _registry_digest(image: str, registry: str | None) -> str | None:
               help="Build argument. Proxy variables from the environment are passed as well; "
               "Docker keeps them out of the image's history.")
 @click.option("--test", "run_tests", is_flag=True, help="Run the smoke tests after building.")
-@_ca_options
+@build_input_options
 def build(spec: Path, tags: tuple[str, ...], no_cache: bool, pull: bool, builder: str,
           progress: str, network: str | None, build_args: tuple[str, ...], run_tests: bool,
           ca_certs: tuple[Path, ...], host_ca: bool, base_image: str | None, locked: bool) -> None:
@@ -213,7 +185,7 @@ def build(spec: Path, tags: tuple[str, ...], no_cache: bool, pull: bool, builder
         built = ensure_image(
             spec, on_event=display, builder=builder, tags=tags,  # type: ignore[arg-type]
             no_cache=no_cache, pull=pull, network=network, build_args=_build_args(build_args),
-            base_image=base_image, extra_ca_certs=_cert_paths(ca_certs, host_ca), locked=locked,
+            base_image=base_image, extra_ca_certs=cert_paths(ca_certs, host_ca), locked=locked,
         )
     _show_diagnostics(built.resolved.warnings)
     state = "built" if built.built else "up to date"
