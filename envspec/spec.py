@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from envspec import grammar
 
@@ -293,6 +293,12 @@ class Smoke(Model):
         "has no NVIDIA runtime; off: never run.",
     )
     checks: list[SmokeCheck] = Field(default_factory=list, description="Extra checks.")
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as false; take it as the word the user wrote.
+        return "off" if value is False else value
 
 
 class Spec(Model):

@@ -170,3 +170,35 @@ def test_broken_package_fails_with_build_exit_code(base_image: str, tmp_path: Pa
     assert "Traceback" not in result.stderr
     assert "apt-get install" in result.stderr
     assert "Unable to locate package no-such-package-envspec" in result.stderr
+
+
+def test_envspec_test_runs_the_smoke_checks_in_the_image(built_cpu_debian: str, base_image: str,
+                                                         tmp_path: Path) -> None:
+    import json
+
+    report = tmp_path / "smoke.json"
+    junit = tmp_path / "smoke.xml"
+    result = envspec("test", "examples/cpu-debian/env.yaml", "--base-image", base_image,
+                     "--ca-cert", str(HOST_CA), "--progress", "plain",
+                     "--json", str(report), "--junit", str(junit))
+    assert result.returncode == 0
+    results = json.loads(report.read_text())["results"]
+    checks = {c["name"]: c["status"] for c in results}
+    for name in ("os", "gcc", "g++", "user", "workdir", "python", "import numpy", "import requests"):
+        assert checks[name] == "pass", checks
+    gpu_checks = [c["status"] for c in results if c["gpu"]]
+    assert gpu_checks and set(gpu_checks) == {"skip"}  # no NVIDIA runtime here: skipped, not failed
+    assert "<testsuite" in junit.read_text()
+
+
+def test_failing_declared_check_exits_4(base_image: str, tmp_path: Path,
+                                        image_cleanup: list[str]) -> None:
+    folder = tmp_path / "smoke-fail"
+    folder.mkdir()
+    (folder / "env.yaml").write_text(
+        f"name: smoke-fail\nbase:\n  os: debian12\n  image: {base_image}\npython: null\n"
+        "smoke:\n  gpu: off\n  checks:\n    - name: must fail\n      command: 'exit 3'\n")
+    result = envspec("build", str(folder / "env.yaml"), "--test", "--progress", "plain", check=False)
+    assert result.returncode == 4, result.stderr
+    image_cleanup.append(result.stdout.strip().splitlines()[0].split()[0])
+    assert "must fail" in result.stdout + result.stderr
