@@ -417,12 +417,13 @@ def check_driver_for_cuda(params, timeout):
         driver = driver_from_proc()
         if driver is None:
             raise
-    minimum, cuda = params.get("min"), params.get("cuda") or "the image's CUDA"
+    minimum = params.get("min")
+    cuda = "CUDA %s" % params["cuda"] if params.get("cuda") else "the image's CUDA"
     if not minimum:
         return "driver %s (no minimum given for %s)" % (driver, cuda)
     if version_tuple(driver) < version_tuple(str(minimum)):
-        raise fail("driver %s is older than %s, the minimum for CUDA %s" % (driver, minimum, cuda))
-    return "driver %s >= %s (minimum for CUDA %s)" % (driver, minimum, cuda)
+        raise fail("driver %s is older than %s, the minimum for %s" % (driver, minimum, cuda))
+    return "driver %s >= %s (minimum for %s)" % (driver, minimum, cuda)
 
 
 # Each snippet prints one JSON line: {"missing": true} when the framework is not installed,
