@@ -139,8 +139,11 @@ def _pins(
 
 
 def _local_versions(pins: list[str], release: TorchRelease, variant: str) -> tuple[str, ...]:
-    """Before 2.0 the CUDA variant was part of the version (torch==1.7.1+cu110)."""
-    if release.index_style == "index" or variant == "cpu":
+    """Before 2.0 the CUDA variant was part of the version (torch==1.7.1+cu110), except, in the
+    torch_stable.html days, for the default CUDA, whose wheels carried the plain version."""
+    default = "cu" + release.default_cuda.replace(".", "")
+    plain = release.index_style == "find-links" and variant == default
+    if release.index_style == "index" or variant == "cpu" or plain:
         return tuple(pins)
     return tuple(f"{pin}+{variant}" for pin in pins)
 

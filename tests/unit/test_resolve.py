@@ -87,6 +87,21 @@ def test_torch_gets_the_index_for_the_image_cuda(
     assert result.python.torch.requirements == pins
 
 
+@pytest.mark.parametrize(("cuda", "pins"), [
+    ("11.0", ("torch==1.7.1+cu110", "torchvision==0.8.2+cu110")),
+    ("11.1", ("torch==1.7.1+cu110", "torchvision==0.8.2+cu110")),  # minor-version compatible
+])
+def test_old_torch_uses_find_links_and_local_versions(
+    write_spec: Callable[[str], Path], cuda: str, pins: tuple[str, ...]
+) -> None:
+    result = resolved(write_spec, spec_text("ubuntu20.04", cuda, extra="python:\n  pip:\n"
+                                            "    packages: [torch==1.7.1, torchvision]\n"))
+    assert result.python is not None and result.python.torch is not None
+    assert result.python.torch.index_args == ("--find-links",
+                                              "https://download.pytorch.org/whl/torch_stable.html")
+    assert result.python.torch.requirements == pins
+
+
 def test_torchvision_is_pinned_to_its_pair(write_spec: Callable[[str], Path]) -> None:
     result = resolved(write_spec, spec_text("ubuntu22.04", "12.1", extra="python:\n  pip:\n"
                                             "    packages: [torch==2.1.2, torchvision, numpy]\n"))
