@@ -1,0 +1,52 @@
+"""The docker-py builder only ever receives classic Dockerfile syntax; BuildKit gets mounts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from envspec import build as build_mod
+from envspec import pipeline
+from envspec.build import BuildResult
+from tests.conftest import REPO
+
+
+class RecordingBuilder:
+    """Stands in for a builder and keeps the Dockerfile it was handed."""
+
+    dockerfiles: list[str] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def build(self, context_dir: Path, tags: Sequence[str], **_: Any) -> BuildResult:
+        RecordingBuilder.dockerfiles.append((context_dir / "Dockerfile").read_text())
+        return BuildResult("sha256:0", tuple(tags))
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    RecordingBuilder.dockerfiles = []
+    monkeypatch.setattr(build_mod, "connect", lambda *a, **k: object())
+    monkeypatch.setattr(build_mod, "_image_id", lambda client, tag: None)  # nothing cached
+    monkeypatch.setattr(build_mod, "DockerPyBuilder", RecordingBuilder)
+    monkeypatch.setattr(build_mod, "CliBuilder", RecordingBuilder)
+    return RecordingBuilder.dockerfiles
+
+
+@pytest.mark.parametrize(("builder", "mounts"), [("docker", False), ("buildkit", True)])
+def test_builder_gets_the_syntax_it_supports(recorded: list[str], builder: str, mounts: bool) -> None:
+    for example in sorted((REPO / "examples").glob("*/env.yaml")):
+        pipeline.ensure_image(example, builder=builder)  # type: ignore[arg-type]
+    assert len(recorded) == 5
+    for dockerfile in recorded:
+        assert ("--mount=type=cache" in dockerfile) is mounts
+
+
+def test_build_args_do_not_leak_into_the_dockerfile(recorded: list[str]) -> None:
+    args: Mapping[str, str] = {"HTTPS_PROXY": "http://proxy.internal:3128"}
+    pipeline.ensure_image(REPO / "examples" / "cpu-debian" / "env.yaml", build_args=args)
+    assert "proxy.internal" not in recorded[0]
