@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -17,7 +17,7 @@ from tests.conftest import REPO
 class RecordingBuilder:
     """Stands in for a builder and keeps the Dockerfile it was handed."""
 
-    dockerfiles: list[str] = []
+    dockerfiles: ClassVar[list[str]] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
