@@ -126,7 +126,9 @@ ci_start_registry() {
         ci_log "docker-registry already answers on 127.0.0.1:5000"
         return 0
     fi
-    local config=$CI_LOGDIR/registry-config.yml
+    # Not in $CI_LOGDIR: mktemp made that 0700, and the registry runs as its own user.
+    install -d -m 0755 /run/envspec-ci
+    local config=/run/envspec-ci/registry-config.yml
     cat >"$config" <<'YAML'
 version: 0.1
 log:
