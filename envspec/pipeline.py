@@ -81,24 +81,40 @@ def ensure_image(
 ) -> Built:
     """Build the spec's image unless an identical one exists (then the builder is not called)."""
     from envspec import build as build_mod
-    from envspec.progress import ignore_event
+    from envspec.progress import BuildFinished, ignore_event
 
     compiled = compile_spec(spec_path, base_image=base_image, extra_ca_certs=extra_ca_certs,
                             locked=locked, buildkit=builder == "buildkit")
-    client = build_mod.connect()
-    chosen: build_mod.Builder = (
-        build_mod.DockerPyBuilder(client) if builder == "docker" else build_mod.CliBuilder()
-    )
+    events = on_event or ignore_event
     with tempfile.TemporaryDirectory(prefix="envspec-context-") as tmp:
         context_dir = Path(tmp)
         write_context(compiled.files, context_dir)
         (context_dir / ".envspec-manifest.json").unlink()  # not part of what is built
+        name = compiled.resolved.spec.name
+        if not (no_cache or tags):
+            existing = _existing_image(build_mod.image_tag(context_dir, name, build_args=build_args))
+            if existing is not None:
+                events(BuildFinished(ok=True, detail=f"{existing} is up to date", tags=(existing,)))
+                return Built(existing, (existing,), False, compiled.resolved)
+        client = build_mod.connect()
+        chosen: build_mod.Builder = (
+            build_mod.DockerPyBuilder(client) if builder == "docker" else build_mod.CliBuilder()
+        )
         outcome = build_mod.build_if_needed(
-            client, chosen, context_dir, compiled.resolved.spec.name, extra_tags=tags,
-            no_cache=no_cache, pull=pull, network=network, build_args=build_args,
-            on_event=on_event or ignore_event,
+            client, chosen, context_dir, name, extra_tags=tags, no_cache=no_cache, pull=pull,
+            network=network, build_args=build_args, on_event=events,
         )
     return Built(outcome.tag, outcome.result.tags, outcome.built, compiled.resolved)
+
+
+def _existing_image(tag: str) -> str | None:
+    """`tag` when the local engine already has it, asked without importing docker-py."""
+    from envspec.engine_probe import local_image_id
+
+    try:
+        return tag if local_image_id(tag) is not None else None
+    except LookupError:
+        return None  # unknown: the ordinary path asks again and reports any problem
 
 
 def expectations_for(resolved: Resolved) -> Expectations:

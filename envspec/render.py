@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping
@@ -68,12 +69,25 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
         extensions=["jinja2.ext.do"],
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["q"] = shell_quote
     env.filters["docker_kv"] = docker_kv
     env.filters["exec_form"] = exec_form
     env.filters["apt_uri_sed"] = apt_uri_sed
     return env
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs: compiling them is most of a render's own time.
+    Jinja keys each entry by the template's source checksum, so edited templates recompile."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = base / "envspec" / f"jinja-{__version__}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # read-only home: render without the cache
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def render_dockerfile(plan: BuildPlan) -> str:
