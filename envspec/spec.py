@@ -229,7 +229,8 @@ class Build(Model):
     )
     keep_ca_certificates: bool = Field(
         True,
-        description="Keep those certificates in the final image; false removes them at the end.",
+        description="Keep those certificates in the final image; false removes them in the last "
+        "layers (earlier layers still hold them: squash or push only what you trust).",
     )
 
 
