@@ -207,8 +207,13 @@ def _user_path(loc: Iterable[Any]) -> KeyPath:
     return tuple(result)
 
 
+_TYPE_TAGS = {"str", "int", "float", "bool", "none", "[key]"}
+
+
 def _is_internal(part: str) -> bool:
-    return part.startswith(("function-", "literal[", "list[", "int", "str", "dict[")) or part == "[key]"
+    """pydantic names union branches by type (`str`, `list[...]`, `function-after[...]`); a
+    user's key is never one of those exact words nor contains `[`, so match exactly."""
+    return part in _TYPE_TAGS or "[" in part
 
 
 def _message(error: Any, loc_path: KeyPath) -> str:

@@ -21,6 +21,8 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
     # --- typos and unknown keys ---
     ("typo-top", HEAD + "aptt:\n  packages: [vim]\n", "spec.extra-forbidden", 4, 1, "unknown key `aptt`"),
     ("typo-nested", HEAD + "apt:\n  packges: [vim]\n", "spec.extra-forbidden", 5, 3, "unknown key `packges`"),
+    ("unknown-key-like-a-type", HEAD + "apt:\n  strict: true\n", "spec.extra-forbidden", 5, 3, "unknown key `strict`"),
+    ("unknown-key-int-prefix", HEAD + "  interval: 3\n", "spec.extra-forbidden", 4, 3, "unknown key `interval`"),
     ("typo-flavour", HEAD + "  flavour: devel\n", "spec.extra-forbidden", 4, 3, "unknown key `flavour`"),
     ("missing-name", "base:\n  os: debian12\n", "spec.missing", 1, 1, "`name` is required"),
     ("missing-base", "name: demo\n", "spec.missing", 1, 1, "`base` is required"),
