@@ -36,21 +36,20 @@ def _expand(rel: str, item: ContextFile, spec_dir: Path) -> dict[str, bytes]:
     assert item.source is not None
     source = item.source
     if not source.is_dir():
-        return {rel: _read_inside(source, spec_dir, rel)}
+        return {rel: _read(source, spec_dir, rel, item.outside_allowed)}
     found: dict[str, bytes] = {}
     for path in sorted(source.rglob("*")):
         if path.is_file() and not (_SKIP_DIRS & set(path.relative_to(source).parts)):
             inner = path.relative_to(source).as_posix()
-            found[f"{rel}/{inner}" if rel != "." else inner] = _read_inside(path, spec_dir, rel)
+            name = f"{rel}/{inner}" if rel != "." else inner
+            found[name] = _read(path, spec_dir, rel, item.outside_allowed)
     return found
 
 
-def _read_inside(path: Path, spec_dir: Path, rel: str) -> bytes:
+def _read(path: Path, spec_dir: Path, rel: str, outside_allowed: bool) -> bytes:
     """Read a referenced file, refusing links that lead outside the spec's folder."""
     real = path.resolve()
-    if rel.startswith("ca-certificates/"):
-        return real.read_bytes()  # certificates may come from the host's trust store
-    if not real.is_relative_to(spec_dir.resolve()):
+    if not outside_allowed and not real.is_relative_to(spec_dir.resolve()):
         raise EnvspecError(f"{rel} resolves to {real}, outside the spec's folder",
                            hint="copy the file next to env.yaml instead of linking to it")
     return real.read_bytes()

@@ -42,6 +42,9 @@ class ContextFile:
 
     source: Path | None = None
     text: str | None = None
+    # Only files named on the command line (--ca-cert, --host-ca) may live outside the spec's
+    # folder; anything the spec names must stay inside it.
+    outside_allowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,18 +122,18 @@ def _env(r: Resolved, ctx: _Context) -> list[Step]:
 def _ca_certificates(r: Resolved, ctx: _Context) -> list[Step]:
     names = []
     for i, rel in enumerate(r.spec.build.ca_certificates):
-        names.append(_add_cert(ctx.files, i, r.spec_dir / rel))
+        names.append(_add_cert(ctx.files, i, r.spec_dir / rel, from_cli=False))
     for j, path in enumerate(ctx.certs, start=len(names)):
-        names.append(_add_cert(ctx.files, j, path))
+        names.append(_add_cert(ctx.files, j, path, from_cli=True))
     if not names:
         return []
     return [Step("ca_certificates", "extra CA certificates (before any download)",
                  {"files": names, "dir": CA_DIR, "bundle": CA_BUNDLE})]
 
 
-def _add_cert(files: dict[str, ContextFile], index: int, path: Path) -> str:
+def _add_cert(files: dict[str, ContextFile], index: int, path: Path, *, from_cli: bool) -> str:
     name = f"ca-certificates/{index:02d}-{path.stem}.crt"  # update-ca-certificates wants .crt
-    files[name] = ContextFile(source=path)
+    files[name] = ContextFile(source=path, outside_allowed=from_cli)
     return name
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from envspec.catalog import Catalog
 from envspec.resolve.model import Collector, ResolvedBase
 from envspec.spec import Compilers
@@ -68,6 +70,5 @@ def _where_packaged(gcc: int, catalog: Catalog) -> str:
     return text + f"; on Ubuntu, add the PPA `{TOOLCHAIN_PPA}` under apt.repositories"
 
 
-def _list(items: object) -> str:
-    values = list(items)  # type: ignore[call-overload]
-    return ", ".join(str(v) for v in values) if values else "none"
+def _list(values: Iterable[object]) -> str:
+    return ", ".join(str(v) for v in values) or "none"

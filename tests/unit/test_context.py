@@ -54,3 +54,15 @@ def test_link_out_of_the_spec_folder_is_refused(write_spec: Callable[[str], Path
     with pytest.raises(SpecError) as caught:
         compile_spec(spec)
     assert caught.value.diagnostics[0].code == "files.outside"
+
+
+def test_command_line_certificates_may_come_from_outside_the_folder(
+    write_spec: Callable[[str], Path], tmp_path: Path
+) -> None:
+    from envspec.pipeline import compile_spec
+
+    host_bundle = tmp_path.parent / f"{tmp_path.name}-host-ca.crt"
+    host_bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    spec = write_spec("name: x\nbase:\n  os: debian12\n")
+    files = compile_spec(spec, extra_ca_certs=[host_bundle]).files
+    assert files[f"ca-certificates/00-{host_bundle.stem}.crt"] == b"-----BEGIN CERTIFICATE-----\n"
