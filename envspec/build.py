@@ -294,11 +294,12 @@ def build_if_needed(
     network: str | None = None,
     build_args: Mapping[str, str] | None = None,
     on_event: EventCallback = ignore_event,
+    tag: str | None = None,
 ) -> BuildOutcome:
     """Build the context under its content tag unless an image with that tag already exists
     (then only `extra_tags` are applied, and the builder is not called). `no_cache` forces a
     build."""
-    tag = image_tag(context_dir, name, build_args=build_args)
+    tag = tag or image_tag(context_dir, name, build_args=build_args)  # callers may have it already
     tags = (tag, *extra_tags)
     existing = None if no_cache else _image_id(client, tag)
     if existing is not None:

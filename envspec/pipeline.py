@@ -91,8 +91,9 @@ def ensure_image(
         write_context(compiled.files, context_dir)
         (context_dir / ".envspec-manifest.json").unlink()  # not part of what is built
         name = compiled.resolved.spec.name
+        tag = build_mod.image_tag(context_dir, name, build_args=build_args)
         if not (no_cache or tags):
-            existing = _existing_image(build_mod.image_tag(context_dir, name, build_args=build_args))
+            existing = _existing_image(tag)
             if existing is not None:
                 events(BuildFinished(ok=True, detail=f"{existing} is up to date", tags=(existing,)))
                 return Built(existing, (existing,), False, compiled.resolved)
@@ -102,7 +103,7 @@ def ensure_image(
         )
         outcome = build_mod.build_if_needed(
             client, chosen, context_dir, name, extra_tags=tags, no_cache=no_cache, pull=pull,
-            network=network, build_args=build_args, on_event=events,
+            network=network, build_args=build_args, on_event=events, tag=tag,
         )
     return Built(outcome.tag, outcome.result.tags, outcome.built, compiled.resolved)
 

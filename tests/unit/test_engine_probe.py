@@ -15,6 +15,9 @@ from envspec.engine_probe import local_image_id
 
 
 class Engine(BaseHTTPRequestHandler):
+    def address_string(self) -> str:  # unix sockets have no client address
+        return "local"
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -38,12 +41,7 @@ class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 @pytest.fixture
 def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "docker.sock"
-
-    class Handler(Engine):
-        def address_string(self) -> str:  # unix sockets have no client address
-            return "local"
-
-    server = UnixServer(str(path), Handler)
+    server = UnixServer(str(path), Engine)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")

@@ -139,10 +139,15 @@ def test_gcc_packages_are_added(write_spec: Callable[[str], Path]) -> None:
 
 
 def test_default_gcc_too_new_for_nvcc_is_an_error(write_spec: Callable[[str], Path]) -> None:
+    # A custom CUDA 12.3 devel image on Ubuntu 24.04: the OS's gcc 13 is newer than nvcc takes.
+    text = ("name: t\nbase:\n  os: ubuntu24.04\n  image: registry.example.com/cuda:12.3-devel\n"
+            "  cuda: '12.3'\n  flavor: devel\n")
     with pytest.raises(SpecError) as caught:
-        resolved(write_spec, spec_text("ubuntu22.04", "11.3", "devel"))
-    assert "toolchain.gcc-cuda" in {d.code for d in caught.value.diagnostics} or any(
-        d.code == "base.no-such-image" for d in caught.value.diagnostics)
+        resolved(write_spec, text)
+    [error] = [d for d in caught.value.diagnostics if d.severity == "error"]
+    assert error.code == "toolchain.gcc-cuda"
+    assert "default gcc 13 is newer than CUDA 12.3's nvcc accepts (up to 12)" in error.message
+    assert error.hint == "set compilers.gcc to 12"
 
 
 def test_apt_mirror_preset_is_http_and_debian_security_too(write_spec: Callable[[str], Path]) -> None:
