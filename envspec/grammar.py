@@ -11,6 +11,8 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
+from envspec.imageref import ImageRef, ImageRefError
+
 _APT_NAME = r"[a-z0-9][a-z0-9+.\-]+"
 _APT_VERSION = r"[A-Za-z0-9.+~:\-]+"
 _APT_PACKAGE = re.compile(rf"{_APT_NAME}(?::[a-z0-9]+)?(?:={_APT_VERSION}|/[a-z0-9\-]+)?")
@@ -27,10 +29,6 @@ _CONDA_CHANNEL = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*|https?://[^
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _USER_NAME = re.compile(r"[a-z_][a-z0-9_\-]{0,31}")
 _IMAGE_NAME = re.compile(r"[a-z0-9]+(?:[._\-][a-z0-9]+)*")
-_IMAGE_REF = re.compile(
-    r"(?:[a-zA-Z0-9.\-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._\-/][a-z0-9]+)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
-)
 _LABEL_KEY = re.compile(r"[a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?")
 _PATH_CHARS = re.compile(r"[A-Za-z0-9_.\-+@/]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-.]*[A-Za-z0-9])?(?::[0-9]{1,5})?")
@@ -137,9 +135,13 @@ def image_name(value: str) -> str:
 
 
 def image_reference(value: str) -> str:
-    return _full(
-        _IMAGE_REF, value, "an image reference (like `ubuntu:22.04` or `repo/img@sha256:…`)"
-    )
+    """Docker's reference grammar (envspec.imageref); its characters are all shell-safe."""
+    try:
+        ImageRef.parse(value)
+    except ImageRefError as err:
+        raise ValueError(f"{err} (like `ubuntu:22.04`, `127.0.0.1:5000/team/img:1` or "
+                         "`repo/img@sha256:…`)") from None
+    return value
 
 
 def label_key(value: str) -> str:

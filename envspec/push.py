@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from envspec.build import split_ref, translate_docker_error
+from envspec.build import translate_docker_error
 from envspec.errors import EnvspecError, ExitCode
+from envspec.imageref import DEFAULT_TAG, ImageRef, ImageRefError
 from envspec.progress import BuildFinished, EventCallback, LogLine, ignore_event
 
 if TYPE_CHECKING:
@@ -38,12 +40,6 @@ def _hint(message: str, registry: str) -> str | None:
     return None
 
 
-def _registry_of(repository: str) -> str:
-    first = repository.split("/", 1)[0]
-    has_host = "/" in repository and ("." in first or ":" in first or first == "localhost")
-    return first if has_host else "docker.io"
-
-
 def push(
     client: APIClient,
     image_tag: str,
@@ -55,13 +51,13 @@ def push(
     `latest` is used), push it, and return the manifest digest the registry reported."""
     import docker.errors
 
-    repo, tag = split_ref(repository)
-    tag = tag or split_ref(image_tag)[1] or "latest"
-    target = f"{repo}:{tag}"
+    destination = _destination(image_tag, repository)
+    repo, tag, target = destination.familiar_name, destination.tag, destination.familiar
     try:
         client.tag(image_tag, repo, tag)
         digest = _stream_push(
-            client.push(repo, tag=tag, stream=True, decode=True), target, on_event
+            client.push(repo, tag=tag, stream=True, decode=True), target, destination.registry,
+            on_event,
         )
     except (docker.errors.DockerException, OSError) as exc:
         raise translate_docker_error(exc) from exc
@@ -69,7 +65,29 @@ def push(
     return digest
 
 
-def _stream_push(chunks: Any, target: str, on_event: EventCallback) -> str:
+def _destination(image_tag: str, repository: str) -> ImageRef:
+    """`repository` with its own tag, else `image_tag`'s, else `latest`."""
+    try:
+        destination = ImageRef.parse(repository, default_tag=None)
+    except ImageRefError as err:
+        raise EnvspecError(str(err), hint="give a repository like registry:port/name[:tag]") from None
+    if destination.digest is not None:
+        raise EnvspecError(f"cannot push to a digest ({repository})",
+                           hint="a digest names existing content; push to a tag instead")
+    if destination.tag is None:
+        tag = _tag_of(image_tag) or DEFAULT_TAG
+        destination = dataclasses.replace(destination, tag=tag)
+    return destination
+
+
+def _tag_of(image: str) -> str | None:
+    try:
+        return ImageRef.parse(image, default_tag=None).tag
+    except ImageRefError:
+        return None  # an image id, or a name the engine resolves: it lends no tag
+
+
+def _stream_push(chunks: Any, target: str, registry: str, on_event: EventCallback) -> str:
     digest: str | None = None
     last_status: dict[str, str] = {}
     for chunk in chunks:
@@ -80,7 +98,7 @@ def _stream_push(chunks: Any, target: str, on_event: EventCallback) -> str:
             message = str(detail.get("message") or chunk.get("error") or "push failed")
             on_event(BuildFinished(ok=False, detail=message))
             raise PushError(
-                f"pushing {target} failed: {message}", hint=_hint(message, _registry_of(target))
+                f"pushing {target} failed: {message}", hint=_hint(message, registry)
             )
         aux = chunk.get("aux")
         if isinstance(aux, Mapping) and aux.get("Digest"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from envspec.catalog import Catalog, CudaImage, Distro, version_key
+from envspec.imageref import DOCKER_HUB, ImageRef
 from envspec.resolve.model import Collector, ResolvedBase
 from envspec.spec import Base
 
@@ -12,6 +13,7 @@ from envspec.spec import Base
 _STATUS_RANK = {"supported": 0, "eol": 1, "unverified": 2, "deleted": 3}
 _OS_IN_IMAGE = re.compile(r"(ubuntu)[:\-]?(\d\d\.\d\d)|(debian)[:\-]?(\d+|bullseye|bookworm|trixie)")
 _DEBIAN_CODENAMES = {"bullseye": "11", "bookworm": "12", "trixie": "13"}
+NVIDIA_CUDA = "nvidia/cuda"
 
 
 def resolve_base(base: Base, catalog: Catalog, out: Collector) -> ResolvedBase | None:
@@ -47,7 +49,11 @@ def _distro(base: Base, catalog: Catalog, out: Collector) -> Distro | None:
 
 
 def _guess_os(image: str) -> str | None:
-    match = _OS_IN_IMAGE.search(image)
+    """From the repository and tag only: a registry host (`debian-mirror.example`) says nothing."""
+    if not image:
+        return None
+    ref = ImageRef.parse(image)
+    match = _OS_IN_IMAGE.search(f"{ref.repository}:{ref.tag or ''}")
     if match is None:
         return None
     if match.group(1):
@@ -59,7 +65,7 @@ def _guess_os(image: str) -> str | None:
 def _explicit_image(
     base: Base, image: str, distro: Distro, catalog: Catalog, out: Collector
 ) -> ResolvedBase:
-    known = catalog.image_for_tag(image) if image.startswith("nvidia/cuda:") else None
+    known = _catalog_image(ImageRef.parse(image), catalog)
     cuda = known.cuda if known else base.cuda
     flavor = known.flavor if known else (base.flavor if base.cuda else None)
     if known is not None and known.status == "deleted":
@@ -67,6 +73,13 @@ def _explicit_image(
                  ("base", "image"), _replacement_hint(known, catalog))
     out.decide("base.image", image, "spec", "explicit `base.image`")
     return ResolvedBase(image, distro, cuda, flavor, known.cudnn is not None if known else False)
+
+
+def _catalog_image(ref: ImageRef, catalog: Catalog) -> CudaImage | None:
+    """What the catalog knows of an explicit `nvidia/cuda` tag (however the name is spelled)."""
+    if ref.qualified_name != f"{DOCKER_HUB}/{NVIDIA_CUDA}" or ref.tag is None:
+        return None
+    return catalog.image_for_tag(ref.tag)
 
 
 def _cuda_image(
