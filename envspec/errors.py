@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     DOCKER_UNAVAILABLE = 5  # no engine, no permission on the socket, no NVIDIA runtime
     REFUSED = 6  # would overwrite a user's file, or a locked spec is stale
     HOST_PROBLEM = 7  # `envspec doctor` found something to fix
+    REGISTRY_FAILED = 8  # a registry could not be reached, refused us, or lacks the image
 
 
 @dataclass(frozen=True)

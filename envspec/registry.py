@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 
-from envspec.errors import EnvspecError
+from envspec.errors import EnvspecError, ExitCode
 
 DOCKER_HUB_REGISTRY = "https://registry-1.docker.io"
 DEFAULT_TIMEOUT_S = 20.0
@@ -41,6 +41,8 @@ _NOT_FOUND_CODES = {"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "TAG_INVALID"}
 
 class RegistryError(EnvspecError):
     """A registry request failed; `status` is the HTTP status when there was one."""
+
+    exit_code = ExitCode.REGISTRY_FAILED
 
     def __init__(
         self, message: str, *, url: str, status: int | None = None, hint: str | None = None

@@ -3,7 +3,7 @@
 Exit codes:
   0 ok · 1 invalid spec · 2 bad usage · 3 build failed · 4 smoke test failed ·
   5 Docker/NVIDIA runtime unavailable · 6 refused (would overwrite, or stale lock with --locked) ·
-  7 doctor found host problems
+  7 doctor found host problems · 8 registry look-up failed
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ EXIT_CODES_HELP = (
     "  4  a smoke test failed\n"
     "  5  Docker (or the NVIDIA runtime) is not usable\n"
     "  6  refused: would overwrite a file you edited, or the lock is stale under --locked\n"
-    "  7  doctor found problems on this host"
+    "  7  doctor found problems on this host\n"
+    "  8  a registry could not be reached, refused access, or lacks the image"
 )
 
 

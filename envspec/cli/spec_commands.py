@@ -11,7 +11,7 @@ import click
 
 from envspec.cli import cli
 from envspec.cli.options import build_input_options, cert_paths
-from envspec.errors import Diagnostic, EnvspecError, RefusedError
+from envspec.errors import Diagnostic, RefusedError
 
 SPEC = click.argument(
     "spec", type=click.Path(dir_okay=False, path_type=Path), default="env.yaml", required=False
@@ -130,32 +130,18 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
               "(default: the image's own registry, Docker Hub for short names).")
 def lock(spec: Path, refresh: bool, registry: str | None) -> None:
     """Write env.lock next to SPEC: the resolved base image, versions and the spec's hash."""
+    from envspec.imageref import ImageRef
     from envspec.loader import load_spec
+    from envspec.lock_refresh import registry_digest
     from envspec.lockfile import dump_lock, lock_from, lock_path
     from envspec.resolve import resolve
 
     resolved = resolve(load_spec(spec))
     _show_diagnostics(resolved.diagnostics)
-    digest = _registry_digest(resolved.base.image, registry) if refresh else None
+    digest = registry_digest(ImageRef.parse(resolved.base.image), registry) if refresh else None
     path = lock_path(spec)
     path.write_text(dump_lock(lock_from(resolved, digest)), encoding="utf-8")
     click.echo(f"wrote {path}" + (f" (base pinned to {digest})" if digest else ""))
-
-
-def _registry_digest(image: str, registry: str | None) -> str | None:
-    from envspec.registry import DOCKER_HUB_REGISTRY, RegistryClient
-
-    name, _, tag = image.partition("@")[0].rpartition(":")
-    host, _, path = name.partition("/")
-    if "." in host or ":" in host:  # a registry host leads the name
-        registry, name = registry or f"https://{host}", path
-    elif "/" not in name:
-        name = f"library/{name}"  # Docker Hub's official images
-    digest = RegistryClient(registry or DOCKER_HUB_REGISTRY).manifest_digest(name, tag or "latest")
-    if digest is None:
-        raise EnvspecError(f"the registry does not have {image}",
-                           hint="`envspec explain` shows why this tag was chosen")
-    return digest
 
 
 @cli.command()

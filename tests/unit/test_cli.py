@@ -110,3 +110,15 @@ def test_help_documents_exit_codes(args: list[str]) -> None:
     assert code == 0
     if args == ["--help"]:
         assert "3  the image build failed" in out
+
+
+def test_lock_refresh_against_an_unreachable_registry_exits_8(write_spec: Callable[[str], Path]) -> None:
+    spec = write_spec("name: l\nbase:\n  image: localhost/img:1\n  os: debian12\n")
+    code, _, err = invoke("lock", str(spec), "--refresh", "--registry", "http://127.0.0.1:9")
+    assert code == 8
+    assert "cannot reach the registry" in err and "Traceback" not in err
+    assert not (spec.parent / "env.lock").exists()
+
+
+def test_help_documents_the_registry_exit_code() -> None:
+    assert "8  a registry could not be reached" in invoke("--help")[1]
