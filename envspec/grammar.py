@@ -12,18 +12,11 @@ import unicodedata
 from urllib.parse import urlsplit
 
 from envspec.imageref import ImageRef, ImageRefError
+from envspec.requirements import parse_requirement
 
 _APT_NAME = r"[a-z0-9][a-z0-9+.\-]+"
 _APT_VERSION = r"[A-Za-z0-9.+~:\-]+"
 _APT_PACKAGE = re.compile(rf"{_APT_NAME}(?::[a-z0-9]+)?(?:={_APT_VERSION}|/[a-z0-9\-]+)?")
-_PIP_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._\-]*[A-Za-z0-9])?"
-_PIP_EXTRAS = rf"(?:\[\s*{_PIP_NAME}(?:\s*,\s*{_PIP_NAME})*\s*\])?"
-_PIP_VERSION_CLAUSE = r"(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_\-]+"
-_PIP_MARKER = r"(?:\s*;\s*[A-Za-z0-9_.<>=!'\" ()\-]+)?"
-_PIP_REQUIREMENT = re.compile(
-    rf"{_PIP_NAME}\s*{_PIP_EXTRAS}\s*"
-    rf"(?:{_PIP_VERSION_CLAUSE}(?:\s*,\s*{_PIP_VERSION_CLAUSE})*)?{_PIP_MARKER}"
-)
 _CONDA_SPEC = re.compile(r"(?:[a-z0-9_\-]+::)?[A-Za-z0-9_.\-]+(?:[=<>!]{1,2}[A-Za-z0-9.*_+,<>=!\-]+)?")
 _CONDA_CHANNEL = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*|https?://[^\s'\"`$\\;|&<>]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -70,11 +63,9 @@ def apt_package(value: str) -> str:
 
 
 def pip_requirement(value: str) -> str:
-    return _full(
-        _PIP_REQUIREMENT,
-        value.strip(),
-        "a pip requirement (like `numpy`, `torch==2.1.2` or `black[jupyter]>=24`)",
-    )
+    """PEP 508 as `packaging` reads it, then the shell-safety check (envspec.requirements)."""
+    parse_requirement(value)
+    return value.strip()
 
 
 def conda_spec(value: str) -> str:

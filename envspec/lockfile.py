@@ -87,4 +87,25 @@ def apply_lock(resolved: Resolved, lock: Lock | None, *, locked: bool) -> Resolv
                            "run `envspec lock` to update it", "warning")
         return dataclasses.replace(resolved, diagnostics=(*resolved.diagnostics, stale))
     base = dataclasses.replace(resolved.base, image=lock.pinned_image)
+    resolved = _with_locked_torch(resolved, lock, path, locked=locked)
     return dataclasses.replace(resolved, base=base, lock_used=True)
+
+
+def _with_locked_torch(resolved: Resolved, lock: Lock, path: Path, *, locked: bool) -> Resolved:
+    """The torch release the lock recorded, not what a newer catalog would pick for a range."""
+    from envspec.catalog import load_catalog
+    from envspec.resolve.torch import locked_install
+
+    py = resolved.python
+    if py is None or py.torch is None or not lock.torch:
+        return resolved
+    torch = locked_install(py.torch, lock.torch, load_catalog())
+    if torch is not None:
+        return dataclasses.replace(resolved, python=dataclasses.replace(py, torch=torch))
+    message = (f"{LOCK_NAME} pins {' '.join(lock.torch)}, which envspec {__version__} cannot "
+               f"install with {py.torch.variant} wheels")
+    if locked:
+        raise RefusedError(message, hint="run `envspec lock` and commit the result")
+    unusable = Diagnostic("lock.torch", message + "; using the spec's own resolution",
+                          Location(str(path)), "run `envspec lock` to update it", "warning")
+    return dataclasses.replace(resolved, diagnostics=(*resolved.diagnostics, unusable))

@@ -127,10 +127,10 @@ def expectations_for(resolved: Resolved) -> Expectations:
     py = resolved.python
     packages: tuple[str, ...] = ()
     if py is not None:
-        torch = tuple(r.split("==")[0] for r in py.torch.requirements) if py.torch else ()
+        torch = _names(py.torch.requirements, py.version) if py.torch else ()
         conda = py.conda.packages if py.conda else ()
         listed = _requirement_names(resolved.spec_dir, py.requirements)
-        packages = (*torch, *listed, *py.pip_packages, *conda)
+        packages = (*torch, *listed, *_names(py.pip_packages, py.version), *conda)
     driver_min = None
     if resolved.base.cuda:
         requirement = load_catalog().driver_requirement(resolved.base.cuda)
@@ -152,12 +152,17 @@ def expectations_for(resolved: Resolved) -> Expectations:
     )
 
 
+def _names(requirements: Sequence[str], python: str) -> tuple[str, ...]:
+    """Distribution names, leaving out those whose marker is false in the image."""
+    from envspec.requirements import marker_applies, parse_requirement
+
+    parsed = [parse_requirement(r) for r in requirements]
+    return tuple(r.name for r in parsed if marker_applies(r, python))
+
+
 def _requirement_names(spec_dir: Path, files: Sequence[str]) -> tuple[str, ...]:
-    """Requirement lines of requirements files (options, comments and includes skipped)."""
-    names = []
-    for rel in files:
-        for line in (spec_dir / rel).read_text(encoding="utf-8").splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line and not line.startswith("-"):
-                names.append(line)
-    return tuple(names)
+    """Names in requirements files (options, comments, includes and unnamed lines skipped)."""
+    from envspec.requirements import requirement_names
+
+    return tuple(name for rel in files
+                 for name in requirement_names((spec_dir / rel).read_text(encoding="utf-8")))

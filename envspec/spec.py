@@ -166,7 +166,9 @@ class Pip(Model):
     """pip packages; they go into a venv or the conda env, never the OS Python (PEP 668)."""
 
     packages: list[PipRequirement] = Field(
-        default_factory=list, description="Requirement specifiers, e.g. torch==2.1.2."
+        default_factory=list, description="PEP 508 requirements, e.g. numpy==1.26 or "
+        "torch>=2.1; torch, torchvision and torchaudio get the newest matching release with wheels "
+        "for the image's CUDA. Direct URLs belong in a requirements file."
     )
     requirements: list[RelativePath] = Field(
         default_factory=list, description="requirements.txt files next to env.yaml."

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from envspec.requirements import RequirementError, canonical_name, parse_requirement
 from envspec.spec import SmokeCheck
 
 GpuPolicy = Literal["required", "auto", "off"]
@@ -27,6 +28,7 @@ FRAMEWORK_CHECKS = {"torch": "torch_gpu", "cupy": "cupy_gpu", "jax": "jax_gpu"}
 FRAMEWORK_CHECKS["tensorflow"] = "tensorflow_gpu"
 UNIT_SEPARATOR = "\x1f"
 _OS_ID = re.compile(r"^(?P<id>[a-z]+?)(?P<version>\d[\d.]*)$")
+_CONDA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -49,19 +51,23 @@ class Expectations:
 
 
 def distribution_name(requirement: str) -> str | None:
-    """'opencv-python[extra]>=4.8; python_version>"3"' → 'opencv-python'; conda 'ch::numpy=1' →
-    'numpy'. None for requirements without a name (a URL, a path, `-r file`)."""
+    """'opencv-python[extra]>=4.8; python_version>"3"' → 'opencv-python' (PEP 508, through
+    envspec.requirements); conda 'ch::numpy=1' → 'numpy'. None for requirements without a name
+    (a URL, a path, `-r file`)."""
     text = requirement.strip()
-    if not text or text.startswith(("-", ".", "/", "git+", "http:", "https:", "file:")):
+    if not text or text.startswith(("-", ".", "/")) or "://" in text:
         return None
-    text = text.split("::", 1)[-1]  # conda channel prefix
-    match = re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*", text)
+    try:
+        return parse_requirement(text).name
+    except RequirementError:
+        pass  # not PEP 508: a conda match spec
+    match = _CONDA_NAME.match(text.split("::", 1)[-1])
     return match.group(0) if match else None
 
 
 def normalize(name: str) -> str:
     """PEP 503 normalisation: lower case, runs of - _ . become one -."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return canonical_name(name)
 
 
 @functools.cache
