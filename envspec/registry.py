@@ -4,6 +4,19 @@ Enough to ask a registry which tags a repository has and which digest a tag poin
 anonymous bearer-token auth: a 401 carrying `WWW-Authenticate: Bearer realm=…,service=…,scope=…`
 is answered by fetching a token from the realm and retrying once. Every failure surfaces as a
 `RegistryError`; urllib's own exceptions never leak out.
+
+Why not a maintained client (weighed 2026-12): envspec needs two read-only calls (tag list, tag
+→ digest, preferring the multi-arch index digest) with anonymous bearer tokens.
+- python-dxf (12.x, V2 only, maintained) fits best, but pulls in requests and jwcrypto (thus
+  cryptography) for two HEAD/GET calls, and its digest call asks for single-image manifest types
+  by default, where `FROM image@…` should pin the index;
+- oras (oras-py, 0.2.x, pre-1.0) targets pushing/pulling OCI artifacts, depends on requests and
+  jsonschema, and its API still changes between minor releases;
+- docker-registry-client (0.5.2, last released 2017) and its fork dreg-client speak schema-1
+  era manifests and document no anonymous token flow.
+Each would still need its requests/HTTP errors mapped to RegistryError. This module stays: it is
+small, stdlib-only (no import cost for `lock`), and tested against a local HTTP server and the
+real docker-registry (tests/unit/test_registry.py, tests/integration/test_lock_refresh.py).
 """
 
 from __future__ import annotations
