@@ -212,3 +212,24 @@ def test_an_invalid_base_image_is_a_located_spec_error(write_spec: Any) -> None:
     [error] = caught.value.diagnostics
     assert error.location is not None and (error.location.line, error.location.key) == (4, "base.image")
     assert "lower case" in error.message
+
+
+@pytest.mark.parametrize(("ref", "url"), [
+    ("ubuntu:22.04", "https://registry-1.docker.io"),
+    ("nvcr.io/nvidia/pytorch:24.01-py3", "https://nvcr.io"),
+    ("127.0.0.1:5000/team/img", "http://127.0.0.1:5000"),
+    ("localhost/img:1", "http://localhost"),
+    ("localhost:5000/img", "http://localhost:5000"),
+    ("[::1]:5000/img", "http://[::1]:5000"),
+    ("registry.example.com:5000/img", "https://registry.example.com:5000"),
+])
+def test_registry_url_for_lock_refresh(ref: str, url: str) -> None:
+    from envspec.lock_refresh import registry_url
+
+    assert registry_url(ImageRef.parse(ref)) == url
+
+
+def test_a_reference_with_a_digest_needs_no_registry() -> None:
+    from envspec.lock_refresh import registry_digest
+
+    assert registry_digest(ImageRef.parse(f"localhost/img:1@{DIGEST}"), "http://127.0.0.1:9") == DIGEST
