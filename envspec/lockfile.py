@@ -1,7 +1,8 @@
 """env.lock: the resolved choices, committed next to env.yaml so rebuilds years later match.
 
 The lock pins the base image (by digest once `envspec lock --refresh` has asked the registry)
-and records the hash of the spec it came from, so an edited spec is noticed.
+and the torch release a range like `torch>=2.1` resolved to, and records the hash of the spec it
+came from, so an edited spec is noticed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import yaml
 
 from envspec import __version__
 from envspec.errors import Diagnostic, EnvspecError, Location, RefusedError
-from envspec.resolve.model import Resolved
+from envspec.resolve.model import Decision, Resolved
 
 LOCK_NAME = "env.lock"
 HEADER = "# env.lock — written by `envspec lock`; commit it next to env.yaml. Do not edit.\n"
@@ -100,8 +101,13 @@ def _with_locked_torch(resolved: Resolved, lock: Lock, path: Path, *, locked: bo
     if py is None or py.torch is None or not lock.torch:
         return resolved
     torch = locked_install(py.torch, lock.torch, load_catalog())
+    if torch is py.torch:
+        return resolved
     if torch is not None:
-        return dataclasses.replace(resolved, python=dataclasses.replace(py, torch=torch))
+        pinned = Decision("python.pip.torch", " ".join(torch.requirements), "lock",
+                          f"pinned by {LOCK_NAME}")
+        return dataclasses.replace(resolved, python=dataclasses.replace(py, torch=torch),
+                                   decisions=(*resolved.decisions, pinned))
     message = (f"{LOCK_NAME} pins {' '.join(lock.torch)}, which envspec {__version__} cannot "
                f"install with {py.torch.variant} wheels")
     if locked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -181,6 +182,10 @@ def test_lock_pins_the_torch_release_the_range_resolved_to_and_locked_uses_it(
     assert rendered.exit_code == 0, rendered.output
     assert "torch==2.2.2 \\\n      torchvision==0.17.2" in rendered.stdout
     assert f"--index-url {INDEX}/cu121" in rendered.stdout
+    explained = runner.invoke(cli, ["explain", str(spec), "--json"])
+    decisions = json.loads(explained.stdout)["decisions"]
+    assert {"key": "python.pip.torch", "value": "torch==2.2.2 torchvision==0.17.2", "source": "lock",
+            "why": "pinned by env.lock"} in decisions
 
 
 def test_a_locked_torch_the_catalog_cannot_serve_is_refused_under_locked(
