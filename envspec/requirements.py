@@ -33,6 +33,7 @@ EXAMPLES = "like `numpy`, `torch==2.1.2` or `black[jupyter]>=24`"
 _SAFE_HEAD = re.compile(r"[A-Za-z0-9._\-\[\],<>=!~*+ ]+")
 _SAFE_MARKER = re.compile(r"[A-Za-z0-9._\-<>=!~'\" ()]+")
 _COMMENT = re.compile(r"(?:^|\s)#.*$")  # pip's rule: a # at the start or after whitespace
+_LINE_OPTIONS = re.compile(r"\s--\S.*$")  # per-requirement options: `pkg==1 --hash=sha256:…`
 
 
 class RequirementError(ValueError):
@@ -84,9 +85,9 @@ def marker_applies(requirement: Requirement, python: str) -> bool:
 
 def requirement_lines(text: str) -> Iterator[str]:
     """The requirement lines of a requirements file: comments, blank lines and option lines
-    (`-r`, `-c`, `--index-url` …) skipped, as pip skips them when reading requirements."""
+    (`-r`, `-c`, `--index-url` …) skipped, per-requirement options (`--hash`) cut off."""
     for raw in text.splitlines():
-        line = _COMMENT.sub("", raw).strip()
+        line = _LINE_OPTIONS.sub("", _COMMENT.sub("", raw)).strip()
         if line and not line.startswith("-"):
             yield line
 

@@ -76,8 +76,9 @@ def test_a_bad_requirement_is_located_at_its_spec_key(write_spec: Callable[[str]
 def test_requirements_file_names() -> None:
     text = ("# a comment\n-r other.txt\n--index-url https://example.org/simple\nnumpy>=1.26  # why\n"
             "Pillow[avif] ; python_version >= '3.9'\n./local-package\n"
-            "name @ git+https://example.org/x.git#egg=name\n\n")
-    assert requirement_names(text) == ("numpy", "Pillow", "name")
+            "name @ git+https://example.org/x.git#egg=name\n\n"
+            "requests==2.31.0 --hash=sha256:58cd2187c01e70e6e26505bca751777aa9f2ee0b7f4300988b709f44e013003f\n")
+    assert requirement_names(text) == ("numpy", "Pillow", "name", "requests")
 
 
 # ---------------------------------------------------------------- torch specifiers
