@@ -89,7 +89,7 @@ def _release(
         out.error("python.torch-cuda", f"no torch release matching `torch{wanted_spec or ''}` has "
                   f"{wanted} wheels", path, "releases that match: " + _releases(paired)
                   + "; their CUDA variants: " + ", ".join(variants)
-                  + ". Pin a torch release and a CUDA its wheels exist for")
+                  + "; widen the range, or set base.cuda to one of those")
         return None
     for_python = [r for r in fitting if not r.python or python in r.python]
     newest = max(for_python or fitting, key=lambda r: version_key(r.torch))
