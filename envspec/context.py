@@ -1,4 +1,5 @@
-"""context: the build context — the Dockerfile plus only the files the plan names.
+"""context: the build context — the Dockerfile plus only the files the plan names, each with
+its bytes and mode (a `copy:`'d script stays executable in the image and in `render -o`).
 
 Writing is all-or-nothing and never clobbers a file the user edited: a manifest remembers the
 hash of every file envspec wrote, and anything that no longer matches it is left alone unless
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from envspec.context_tar import ContextEntry, normal_mode
 from envspec.errors import EnvspecError, RefusedError
 from envspec.plan import BuildPlan, ContextFile
 
@@ -21,23 +23,23 @@ MANIFEST = ".envspec-manifest.json"
 _SKIP_DIRS = {".git", "__pycache__", ".venv", ".mypy_cache", ".pytest_cache"}
 
 
-def context_files(plan: BuildPlan, dockerfile: str, spec_dir: Path) -> dict[str, bytes]:
+def context_files(plan: BuildPlan, dockerfile: str, spec_dir: Path) -> dict[str, ContextEntry]:
     """Every file of the context, by POSIX relative path, in a stable order."""
-    files: dict[str, bytes] = {"Dockerfile": dockerfile.encode()}
+    files: dict[str, ContextEntry] = {"Dockerfile": ContextEntry(dockerfile.encode())}
     for rel, item in sorted(plan.files.items()):
         files.update(_expand(rel, item, spec_dir))
-    files[".dockerignore"] = _dockerignore(files).encode()
+    files[".dockerignore"] = ContextEntry(_dockerignore(files).encode())
     return dict(sorted(files.items()))
 
 
-def _expand(rel: str, item: ContextFile, spec_dir: Path) -> dict[str, bytes]:
+def _expand(rel: str, item: ContextFile, spec_dir: Path) -> dict[str, ContextEntry]:
     if item.text is not None:
-        return {rel: item.text.encode()}
+        return {rel: ContextEntry(item.text.encode())}
     assert item.source is not None
     source = item.source
     if not source.is_dir():
         return {rel: _read(source, spec_dir, rel, item.outside_allowed)}
-    found: dict[str, bytes] = {}
+    found: dict[str, ContextEntry] = {}
     for path in sorted(source.rglob("*")):
         if path.is_file() and not (_SKIP_DIRS & set(path.relative_to(source).parts)):
             inner = path.relative_to(source).as_posix()
@@ -46,24 +48,27 @@ def _expand(rel: str, item: ContextFile, spec_dir: Path) -> dict[str, bytes]:
     return found
 
 
-def _read(path: Path, spec_dir: Path, rel: str, outside_allowed: bool) -> bytes:
-    """Read a referenced file, refusing links that lead outside the spec's folder."""
+def _read(path: Path, spec_dir: Path, rel: str, outside_allowed: bool) -> ContextEntry:
+    """Read a referenced file with its mode, refusing links that lead outside the spec's folder."""
     real = path.resolve()
     if not outside_allowed and not real.is_relative_to(spec_dir.resolve()):
         raise EnvspecError(f"{rel} resolves to {real}, outside the spec's folder",
                            hint="copy the file next to env.yaml instead of linking to it")
-    return real.read_bytes()
+    return ContextEntry(real.read_bytes(), normal_mode(real.stat().st_mode))
 
 
-def _dockerignore(files: Mapping[str, bytes]) -> str:
+def _dockerignore(files: Mapping[str, ContextEntry]) -> str:
     """An allow-list: even `docker build` run by hand here sends only these files."""
     lines = ["# written by envspec: only the files the build needs", "*"]
     lines += [f"!{name}" for name in files if name != ".dockerignore"]
     return "\n".join(lines) + "\n"
 
 
-def write_context(files: Mapping[str, bytes], out_dir: Path, *, force: bool = False) -> list[str]:
-    """Write the context into out_dir; returns the paths written. Refuses on user edits."""
+def write_context(
+    files: Mapping[str, ContextEntry], out_dir: Path, *, force: bool = False
+) -> list[str]:
+    """Write the context into out_dir, modes kept; returns the paths written. Refuses on user
+    edits (a changed content, not a changed mode)."""
     old = _read_manifest(out_dir)
     blocked = [name for name in files if _user_owned(out_dir / name, old.get(name))]
     if blocked and not force:
@@ -73,13 +78,13 @@ def write_context(files: Mapping[str, bytes], out_dir: Path, *, force: bool = Fa
             hint="pass --force to overwrite them, or render into another folder",
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        _atomic_write(out_dir / name, content)
+    for name, entry in files.items():
+        _atomic_write(out_dir / name, entry.data, normal_mode(entry.mode))
     for stale in set(old) - set(files):
         path = out_dir / stale
         if path.is_file() and _digest(path.read_bytes()) == old[stale]:
             path.unlink()
-    manifest = {name: _digest(content) for name, content in files.items()}
+    manifest = {name: _digest(entry.data) for name, entry in files.items()}
     _atomic_write(out_dir / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
     return list(files)
 
@@ -98,13 +103,13 @@ def _read_manifest(out_dir: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
+def _atomic_write(path: Path, content: bytes, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".envspec-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

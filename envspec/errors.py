@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     REFUSED = 6  # would overwrite a user's file, or a locked spec is stale
     HOST_PROBLEM = 7  # `envspec doctor` found something to fix
     REGISTRY_FAILED = 8  # a registry could not be reached, refused us, or lacks the image
+    ENGINE_REFUSED = 9  # the engine refused a request that is not a build step (tag, container)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,12 @@ class SpecError(EnvspecError):
         errors = sum(1 for d in self.diagnostics if d.severity == "error")
         lines.append(f"{errors} error(s); nothing was written.")
         return "\n".join(lines)
+
+
+class UsageError(EnvspecError):
+    """A command-line value that cannot be used (not a problem of the spec)."""
+
+    exit_code = ExitCode.USAGE
 
 
 class RefusedError(EnvspecError):

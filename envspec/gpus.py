@@ -50,10 +50,10 @@ class GpuRequest:
         return kwargs
 
     def device_request(self) -> Any:
-        """A `docker.types.DeviceRequest` (docker is imported only here)."""
-        from docker.types import DeviceRequest
+        """A `docker.types.DeviceRequest`, made by the engine room."""
+        from envspec.engine import device_request
 
-        return DeviceRequest(**self.device_request_kwargs())
+        return device_request(self.device_request_kwargs())
 
     def cli_value(self) -> str:
         """The `docker run --gpus` argument for the same selection."""

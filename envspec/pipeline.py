@@ -6,13 +6,14 @@ Everything up to `compile_spec` is pure and needs no Docker; `ensure_image` adds
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from envspec.context import context_files, write_context
+from envspec.context import context_files
+from envspec.context_tar import ContextEntry, ContextTar
+from envspec.inputs import NO_INPUTS, BuildInputs
 from envspec.loader import LoadedSpec, load_spec
 from envspec.lockfile import apply_lock, lock_path, read_lock
 from envspec.plan import BuildPlan, make_plan
@@ -20,10 +21,12 @@ from envspec.render import render_dockerfile
 from envspec.resolve import Resolved, resolve
 
 if TYPE_CHECKING:
+    from envspec.build.request import BuildOutcome, BuildRequest
     from envspec.progress import EventCallback
     from envspec.smoke.checks import Expectations
 
 BuilderKind = Literal["docker", "buildkit"]
+__all__ = ["BuildInputs", "Built", "Compiled", "compile_spec", "ensure_image", "expectations_for"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,11 @@ class Compiled:
     resolved: Resolved
     plan: BuildPlan
     dockerfile: str
-    files: Mapping[str, bytes]  # the whole build context, Dockerfile included
+    files: Mapping[str, ContextEntry]  # the whole build context, Dockerfile included
+
+    def context(self) -> ContextTar:
+        """The build context as the one deterministic tar builders receive."""
+        return ContextTar.from_entries(self.files)
 
 
 @dataclass(frozen=True)
@@ -44,22 +51,17 @@ class Built:
 
 
 def compile_spec(
-    spec_path: Path,
-    *,
-    base_image: str | None = None,
-    extra_ca_certs: Sequence[Path] = (),
-    locked: bool = False,
-    buildkit: bool = False,
+    spec_path: Path, inputs: BuildInputs = NO_INPUTS, *, buildkit: bool = False
 ) -> Compiled:
     """load → resolve → lock → plan → render → context; `buildkit` adds cache mounts, which
     only BuildKit accepts: the docker-py builder must always get buildkit=False."""
     loaded = load_spec(spec_path)
     resolved = resolve(loaded)
-    resolved = apply_lock(resolved, read_lock(lock_path(spec_path)), locked=locked)
-    if base_image is not None:
+    resolved = apply_lock(resolved, read_lock(lock_path(spec_path)), locked=inputs.locked)
+    if inputs.base_image is not None:
         resolved = dataclasses.replace(
-            resolved, base=dataclasses.replace(resolved.base, image=base_image))
-    plan = make_plan(resolved, tuple(extra_ca_certs), buildkit=buildkit)
+            resolved, base=dataclasses.replace(resolved.base, image=inputs.base_image))
+    plan = make_plan(resolved, inputs.extra_ca_certs, buildkit=buildkit)
     dockerfile = render_dockerfile(plan)
     files = context_files(plan, dockerfile, resolved.spec_dir)
     return Compiled(loaded, resolved, plan, dockerfile, files)
@@ -67,6 +69,7 @@ def compile_spec(
 
 def ensure_image(
     spec_path: Path,
+    inputs: BuildInputs = NO_INPUTS,
     *,
     on_event: EventCallback | None = None,
     builder: BuilderKind = "docker",
@@ -75,42 +78,39 @@ def ensure_image(
     pull: bool = False,
     network: str | None = None,
     build_args: Mapping[str, str] | None = None,
-    base_image: str | None = None,
-    extra_ca_certs: Sequence[Path] = (),
-    locked: bool = False,
 ) -> Built:
-    """Build the spec's image unless an identical one exists (then the builder is not called)."""
-    from envspec import build as build_mod
+    """Build the spec's image unless an identical one exists (then the builder is not called,
+    and docker-py is not even imported)."""
+    from envspec.build.request import BuildRequest
     from envspec.progress import BuildFinished, ignore_event
 
-    compiled = compile_spec(spec_path, base_image=base_image, extra_ca_certs=extra_ca_certs,
-                            locked=locked, buildkit=builder == "buildkit")
+    compiled = compile_spec(spec_path, inputs, buildkit=builder == "buildkit")
     events = on_event or ignore_event
-    with tempfile.TemporaryDirectory(prefix="envspec-context-") as tmp:
-        context_dir = Path(tmp)
-        write_context(compiled.files, context_dir)
-        (context_dir / ".envspec-manifest.json").unlink()  # not part of what is built
-        name = compiled.resolved.spec.name
-        tag = build_mod.image_tag(context_dir, name, build_args=build_args)
-        if not (no_cache or tags):
-            existing = _existing_image(tag)
-            if existing is not None:
-                events(BuildFinished(ok=True, detail=f"{existing} is up to date", tags=(existing,)))
-                return Built(existing, (existing,), False, compiled.resolved)
-        client = build_mod.connect()
-        chosen: build_mod.Builder = (
-            build_mod.DockerPyBuilder(client) if builder == "docker" else build_mod.CliBuilder()
-        )
-        outcome = build_mod.build_if_needed(
-            client, chosen, context_dir, name, extra_tags=tags, no_cache=no_cache, pull=pull,
-            network=network, build_args=build_args, on_event=events, tag=tag,
-        )
+    request = BuildRequest.for_content(
+        compiled.context(), compiled.resolved.spec.name, extra_tags=tags, no_cache=no_cache,
+        pull=pull, network=network, build_args=build_args,
+    )
+    if not (no_cache or tags):
+        existing = _existing_image(request.tags[0])
+        if existing is not None:
+            events(BuildFinished(ok=True, detail=f"{existing} is up to date", tags=(existing,)))
+            return Built(existing, (existing,), False, compiled.resolved)
+    outcome = _build(request, builder, events)
     return Built(outcome.tag, outcome.result.tags, outcome.built, compiled.resolved)
+
+
+def _build(request: BuildRequest, kind: BuilderKind, on_event: EventCallback) -> BuildOutcome:
+    from envspec import build
+    from envspec.engine import Engine
+
+    engine = Engine.connect()
+    chosen: build.Builder = build.DockerPyBuilder(engine) if kind == "docker" else build.CliBuilder()
+    return build.build_if_needed(engine, chosen, request, on_event)
 
 
 def _existing_image(tag: str) -> str | None:
     """`tag` when the local engine already has it, asked without importing docker-py."""
-    from envspec.engine_probe import local_image_id
+    from envspec.engine import local_image_id
 
     try:
         return tag if local_image_id(tag) is not None else None

@@ -7,13 +7,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from envspec.build import translate_docker_error
-from envspec.errors import EnvspecError, ExitCode
+from envspec.errors import EnvspecError, ExitCode, UsageError
 from envspec.imageref import DEFAULT_TAG, ImageRef, ImageRefError
 from envspec.progress import BuildFinished, EventCallback, LogLine, ignore_event
 
 if TYPE_CHECKING:
-    from docker import APIClient
+    from envspec.engine import Engine
 
 _DIGEST_LINE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 
@@ -21,7 +20,7 @@ _DIGEST_LINE = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 class PushError(EnvspecError):
     """The registry refused or could not take the image."""
 
-    exit_code = ExitCode.BUILD_FAILED
+    exit_code = ExitCode.REGISTRY_FAILED
 
 
 def _hint(message: str, registry: str) -> str | None:
@@ -41,7 +40,7 @@ def _hint(message: str, registry: str) -> str | None:
 
 
 def push(
-    client: APIClient,
+    engine: Engine,
     image_tag: str,
     repository: str,
     *,
@@ -49,18 +48,11 @@ def push(
 ) -> str:
     """Tag `image_tag` as `repository` (which may carry its own `:tag`, else the image's tag or
     `latest` is used), push it, and return the manifest digest the registry reported."""
-    import docker.errors
-
     destination = _destination(image_tag, repository)
     repo, tag, target = destination.familiar_name, destination.tag, destination.familiar
-    try:
-        client.tag(image_tag, repo, tag)
-        digest = _stream_push(
-            client.push(repo, tag=tag, stream=True, decode=True), target, destination.registry,
-            on_event,
-        )
-    except (docker.errors.DockerException, OSError) as exc:
-        raise translate_docker_error(exc) from exc
+    assert tag is not None  # _destination always sets one
+    engine.tag(image_tag, target)
+    digest = _stream_push(engine.push(repo, tag), target, destination.registry, on_event)
     on_event(BuildFinished(ok=True, detail=f"{target}@{digest}", tags=(target,)))
     return digest
 
@@ -70,9 +62,9 @@ def _destination(image_tag: str, repository: str) -> ImageRef:
     try:
         destination = ImageRef.parse(repository, default_tag=None)
     except ImageRefError as err:
-        raise EnvspecError(str(err), hint="give a repository like registry:port/name[:tag]") from None
+        raise UsageError(str(err), hint="give a repository like registry:port/name[:tag]") from None
     if destination.digest is not None:
-        raise EnvspecError(f"cannot push to a digest ({repository})",
+        raise UsageError(f"cannot push to a digest ({repository})",
                            hint="a digest names existing content; push to a tag instead")
     if destination.tag is None:
         tag = _tag_of(image_tag) or DEFAULT_TAG

@@ -24,11 +24,11 @@ def push(image: str, repository: str, progress: str, docker_host: str | None) ->
     REPOSITORY is `registry/name[:tag]`, e.g. `127.0.0.1:5000/team/my-env:v1`; without a tag,
     IMAGE's own tag is used.
     """
-    from envspec.build import connect
+    from envspec.engine import Engine
     from envspec.progress import open_progress
     from envspec.push import push as push_image
 
-    client = connect(docker_host)
+    engine = Engine.connect(docker_host)
     with open_progress(progress) as display:  # type: ignore[arg-type]
-        digest = push_image(client, image, repository, on_event=display)
+        digest = push_image(engine, image, repository, on_event=display)
     click.echo(digest)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import click
 
 from envspec.cli import cli
-from envspec.cli.options import build_input_options, cert_paths
+from envspec.cli.options import build_input_options
 from envspec.errors import Diagnostic, RefusedError
+from envspec.inputs import BuildInputs
 
 SPEC = click.argument(
     "spec", type=click.Path(dir_okay=False, path_type=Path), default="env.yaml", required=False
 )
-PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 
 
 def _show_diagnostics(diagnostics: Iterable[Diagnostic], *, notes: bool = False) -> None:
@@ -62,14 +61,13 @@ def validate(spec: Path) -> None:
 @click.option("--buildkit", is_flag=True,
               help="Use BuildKit cache mounts for apt/pip/conda (build with DOCKER_BUILDKIT=1).")
 @build_input_options
-def render(spec: Path, output: Path | None, force: bool, buildkit: bool, ca_certs: tuple[Path, ...],
-           host_ca: bool, base_image: str | None, locked: bool) -> None:
+def render(spec: Path, output: Path | None, force: bool, buildkit: bool,
+           inputs: BuildInputs) -> None:
     """Print SPEC's Dockerfile, or write the build context with -o DIR."""
     from envspec.context import write_context
     from envspec.pipeline import compile_spec
 
-    compiled = compile_spec(spec, base_image=base_image, locked=locked, buildkit=buildkit,
-                            extra_ca_certs=cert_paths(ca_certs, host_ca))
+    compiled = compile_spec(spec, inputs, buildkit=buildkit)
     _show_diagnostics(compiled.resolved.diagnostics)
     if output is None:
         click.echo(compiled.dockerfile, nl=False)
@@ -162,16 +160,16 @@ def lock(spec: Path, refresh: bool, registry: str | None) -> None:
 @build_input_options
 def build(spec: Path, tags: tuple[str, ...], no_cache: bool, pull: bool, builder: str,
           progress: str, network: str | None, build_args: tuple[str, ...], run_tests: bool,
-          ca_certs: tuple[Path, ...], host_ca: bool, base_image: str | None, locked: bool) -> None:
+          inputs: BuildInputs) -> None:
     """Build SPEC's image (skipped when an identical image exists)."""
     from envspec.pipeline import ensure_image
     from envspec.progress import open_progress
 
     with open_progress(progress) as display:  # type: ignore[arg-type]
         built = ensure_image(
-            spec, on_event=display, builder=builder, tags=tags,  # type: ignore[arg-type]
-            no_cache=no_cache, pull=pull, network=network, build_args=_build_args(build_args),
-            base_image=base_image, extra_ca_certs=cert_paths(ca_certs, host_ca), locked=locked,
+            spec, inputs, on_event=display, builder=builder,  # type: ignore[arg-type]
+            tags=tags, no_cache=no_cache, pull=pull, network=network,
+            build_args=_build_args(build_args),
         )
     _show_diagnostics(built.resolved.warnings)
     state = "built" if built.built else "up to date"
@@ -183,7 +181,10 @@ def build(spec: Path, tags: tuple[str, ...], no_cache: bool, pull: bool, builder
 
 
 def _build_args(pairs: Sequence[str]) -> dict[str, str]:
-    args = {k: v for k in PROXY_VARS if (v := os.environ.get(k))}
+    """The proxy build arguments (envspec.build's policy), then the command line's."""
+    from envspec.build.request import proxy_build_args
+
+    args = proxy_build_args()
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:

@@ -11,8 +11,9 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from envspec.engine import DockerEngineError, Engine, EngineTimeoutError, ImageNotFoundError
 from envspec.errors import DockerUnavailableError, SmokeFailedError
-from envspec.gpus import GpuRequest, NvidiaRuntimeMissingError, gpu_error, parse_gpus
+from envspec.gpus import GpuRequest, NvidiaRuntimeMissingError, parse_gpus
 from envspec.smoke.checks import Check, Expectations, derive_checks, probe_document, to_sh_lines
 from envspec.smoke.report import SmokeReport, report_from_probe
 
@@ -77,56 +78,42 @@ def _total_timeout(checks: list[Check]) -> float:
 
 
 def _run_container(
-    client: Any,
+    engine: Engine,
     image: str,
     script: str,
     archive: bytes,
     request: GpuRequest | None,
     timeout: float,
 ) -> tuple[int, str, str]:
-    import docker.errors
-    import requests.exceptions
-
     try:
-        container = _high_level(client).containers.create(
+        container = engine.create_container(
             image,
             entrypoint=["/bin/sh"],
             command=["-c", script],
-            device_requests=[request.device_request()] if request else None,
+            gpus=request.device_request_kwargs() if request else None,
             labels={"envspec.role": "smoke"},
         )
-    except docker.errors.ImageNotFound as err:
+    except ImageNotFoundError as err:
         raise SmokeFailedError(
             f"image {image} does not exist", hint="build it first: envspec build SPEC"
         ) from err
     try:
-        container.put_archive("/", archive)
+        engine.put_archive(container, "/", archive)
         try:
-            container.start()
-        except docker.errors.APIError as err:
-            raise gpu_error(err) or DockerUnavailableError(
-                f"could not start the smoke container: {err.explanation or err}"
+            engine.start(container)
+        except DockerEngineError as err:  # a missing NVIDIA runtime is typed and passes through
+            raise DockerUnavailableError(
+                f"could not start the smoke container: {err.message}"
             ) from err
         try:
-            code = int(container.wait(timeout=timeout).get("StatusCode", -1))
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as err:
+            code = engine.wait(container, timeout=timeout)
+        except EngineTimeoutError as err:
             raise SmokeFailedError(f"the smoke probe did not finish within {timeout:.0f}s") from err
-        out = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
-        err_text = container.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+        out = engine.logs(container, stdout=True, stderr=False).decode("utf-8", "replace")
+        err_text = engine.logs(container, stdout=False, stderr=True).decode("utf-8", "replace")
         return code, out, err_text
     finally:
-        container.remove(force=True)
-
-
-def _high_level(client: Any) -> Any:
-    """Accept docker-py's DockerClient or its low-level APIClient (what envspec.build uses)."""
-    import docker
-
-    if isinstance(client, docker.DockerClient):
-        return client
-    wrapper = docker.DockerClient.__new__(docker.DockerClient)
-    wrapper.api = client
-    return wrapper
+        engine.remove_container(container)
 
 
 def _resolve_request(exp: Expectations, gpus: object) -> tuple[GpuRequest | None, str | None]:
@@ -137,7 +124,7 @@ def _resolve_request(exp: Expectations, gpus: object) -> tuple[GpuRequest | None
     return request, None if request else "no GPUs were requested (--gpus none)"
 
 
-def run_smoke(client: Any, image: str, exp: Expectations, *, gpus: object = None) -> SmokeReport:
+def run_smoke(engine: Engine, image: str, exp: Expectations, *, gpus: object = None) -> SmokeReport:
     """Run every derived check inside `image` as its own user; the container is always removed.
 
     `gpus` is any form `envspec.gpus.parse_gpus` accepts; None means all GPUs unless smoke.gpu
@@ -148,17 +135,17 @@ def run_smoke(client: Any, image: str, exp: Expectations, *, gpus: object = None
     request, reason = _resolve_request(exp, gpus)
     notes: list[str] = []
     try:
-        return _smoke_once(client, image, exp, checks, request, reason, notes)
+        return _smoke_once(engine, image, exp, checks, request, reason, notes)
     except NvidiaRuntimeMissingError as err:
         if exp.gpu != "auto":
             raise
         reason = f"{err.message} (smoke.gpu: auto, so GPU checks are skipped)"
         notes.append(f"GPU request failed: {err.message}; ran again without GPUs")
-        return _smoke_once(client, image, exp, checks, None, reason, notes)
+        return _smoke_once(engine, image, exp, checks, None, reason, notes)
 
 
 def _smoke_once(
-    client: Any,
+    engine: Engine,
     image: str,
     exp: Expectations,
     checks: list[Check],
@@ -170,7 +157,7 @@ def _smoke_once(
     archive = _probe_archive(doc, to_sh_lines(checks, exp.gpu, reason))
     timeout = _total_timeout(checks)
     code, out, err = _run_container(
-        client, image, _launcher(exp.python_executable), archive, request, timeout
+        engine, image, _launcher(exp.python_executable), archive, request, timeout
     )
     raw = _parse_output(out, err, code, f"image {image}")
     if raw.get("probe") == "sh":
@@ -192,27 +179,3 @@ def run_here(exp: Expectations, *, python: str | None = None) -> SmokeReport:
     )
     raw = _parse_output(done.stdout, done.stderr, done.returncode, "this environment")
     return report_from_probe(raw, target="here")
-
-
-def docker_client() -> Any:
-    """A docker-py client, or DockerUnavailableError saying how to get one."""
-    try:
-        import docker
-    except ImportError as err:  # pragma: no cover - docker is a dependency
-        raise DockerUnavailableError("the `docker` Python package is not installed") from err
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as err:
-        text = str(err)
-        if "Permission denied" in text or "PermissionError" in text:
-            raise DockerUnavailableError(
-                "permission denied on the Docker socket",
-                hint="sudo usermod -aG docker $USER, then log out and back in "
-                "(or run `newgrp docker`); `envspec doctor` checks the whole host",
-            ) from err
-        raise DockerUnavailableError(
-            f"cannot reach the Docker engine: {text}",
-            hint="start it (sudo systemctl start docker) and run `envspec doctor`",
-        ) from err
-    return client

@@ -18,7 +18,7 @@ from tests.conftest import EXAMPLES
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_every_generated_file(example: Path, snapshot: SnapshotAssertion) -> None:
     compiled = compile_spec(example / "env.yaml")
-    rendered = {name: content.decode() for name, content in compiled.files.items()}
+    rendered = {name: entry.data.decode() for name, entry in compiled.files.items()}
     assert rendered == snapshot
 
 

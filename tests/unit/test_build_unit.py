@@ -15,14 +15,19 @@ import pytest
 import requests
 
 from envspec.build import (
+    BuildRequest,
     BuildResult,
     ClassicStreamParser,
     CliBuilder,
-    DockerEngineError,
-    ImageNotFoundError,
     PlainBuildKitParser,
     build_if_needed,
     image_tag,
+)
+from envspec.context_tar import ContextEntry, ContextTar
+from envspec.engine import (
+    DockerEngineError,
+    Engine,
+    ImageNotFoundError,
     split_ref,
     translate_docker_error,
 )
@@ -242,12 +247,16 @@ def test_cli_builder_argv(tmp_path: Path) -> None:
     ]
 
 
-def test_cli_builder_with_a_failing_command_raises_build_error(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+def dockerfile_context(text: str) -> ContextTar:
+    return ContextTar.from_entries({"Dockerfile": ContextEntry(text.encode())})
+
+
+def test_cli_builder_with_a_failing_command_raises_build_error() -> None:
+    context = dockerfile_context("FROM scratch\n")
     script = "cat >/dev/null; printf '%s\\n' \"#2 [1/1] RUN x\" '#2 0.1 boom'; exit 1"
     builder = CliBuilder(["sh", "-c", script, "fake-docker"])
     with pytest.raises(BuildError) as caught:
-        builder.build(tmp_path, ["t:1"])
+        builder.build(BuildRequest(context, ("t:1",)))
     assert caught.value.step == "Step 1/1 : RUN x"
     assert caught.value.log_tail == ["boom"]
 
@@ -302,7 +311,10 @@ def test_translate_passes_envspec_errors_through() -> None:
 
 
 def test_importing_the_builder_layer_does_not_import_docker() -> None:
-    code = "import sys, envspec.build, envspec.push, envspec.progress; print('docker' in sys.modules)"
+    code = (
+        "import sys, envspec.build, envspec.engine, envspec.push, envspec.progress, "
+        "envspec.runtime; print('docker' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -317,22 +329,31 @@ def test_split_ref() -> None:
     assert split_ref("a@sha256:00") == ("a@sha256:00", None)
 
 
-def test_image_tag_is_content_addressed(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM x\n")
-    tag = image_tag(tmp_path, "My Env_1")
+def test_image_tag_is_content_addressed() -> None:
+    context = dockerfile_context("FROM x\n")
+    tag = image_tag(context, "My Env_1")
     assert tag.startswith("envspec/my-env_1:") and len(tag.split(":")[1]) == 12
-    assert image_tag(tmp_path, "My Env_1") == tag
-    assert image_tag(tmp_path, "my-env_1", build_args={"A": "1"}) != tag
-    assert image_tag(tmp_path, "my-env_1", build_args={"https_proxy": "http://p:3128"}) == tag
-    (tmp_path / "Dockerfile").write_text("FROM y\n")
-    assert image_tag(tmp_path, "My Env_1") != tag
+    assert image_tag(context, "My Env_1") == tag
+    assert image_tag(context, "my-env_1", build_args={"A": "1"}) != tag
+    assert image_tag(context, "my-env_1", build_args={"https_proxy": "http://p:3128"}) == tag
+    assert image_tag(dockerfile_context("FROM y\n"), "My Env_1") != tag
 
 
-def test_image_tag_depends_on_the_envspec_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM x\n")
-    before = image_tag(tmp_path, "e")
-    monkeypatch.setattr("envspec.build.__version__", "999.0")
-    assert image_tag(tmp_path, "e") != before
+def test_image_tag_depends_on_the_envspec_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    context = dockerfile_context("FROM x\n")
+    before = image_tag(context, "e")
+    monkeypatch.setattr("envspec.build.request.__version__", "999.0")
+    assert image_tag(context, "e") != before
+
+
+def test_proxy_build_args_come_from_the_environment_and_stay_out_of_the_tag() -> None:
+    from envspec.build import PROXY_BUILD_ARGS, proxy_build_args
+
+    env = {"HTTPS_PROXY": "http://p:3128", "no_proxy": "localhost", "HOME": "/root"}
+    assert proxy_build_args(env) == {"HTTPS_PROXY": "http://p:3128", "no_proxy": "localhost"}
+    assert set(proxy_build_args(env)) <= PROXY_BUILD_ARGS
+    context = dockerfile_context("FROM x\n")
+    assert image_tag(context, "e", build_args=proxy_build_args(env)) == image_tag(context, "e")
 
 
 class FakeClient:
@@ -350,34 +371,66 @@ class FakeClient:
         return True
 
 
+def fake_engine(images: Mapping[str, str]) -> tuple[Engine, FakeClient]:
+    client = FakeClient(images)
+    return Engine(client), client  # type: ignore[arg-type]
+
+
 class FakeBuilder:
     def __init__(self) -> None:
-        self.calls: list[tuple[Path, tuple[str, ...]]] = []
+        self.calls: list[BuildRequest] = []
 
-    def build(self, context_dir: Path, tags: Sequence[str], **kwargs: Any) -> BuildResult:
-        self.calls.append((context_dir, tuple(tags)))
-        return BuildResult("sha256:new", tuple(tags))
+    def build(self, request: BuildRequest, on_event: Any = None) -> BuildResult:
+        self.calls.append(request)
+        return BuildResult("sha256:new", request.tags)
 
 
-def test_build_if_needed_does_not_call_the_builder_for_an_existing_tag(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM x\n")
-    tag = image_tag(tmp_path, "env")
-    client, builder, events = FakeClient({tag: "sha256:old"}), FakeBuilder(), Recorder()
-    outcome = build_if_needed(client, builder, tmp_path, "env", extra_tags=["me/env:latest"], on_event=events)
+def test_build_if_needed_does_not_call_the_builder_for_an_existing_tag() -> None:
+    request = BuildRequest.for_content(
+        dockerfile_context("FROM x\n"), "env", extra_tags=["me/env:latest"]
+    )
+    tag = request.tags[0]
+    (engine, client), builder, events = fake_engine({tag: "sha256:old"}), FakeBuilder(), Recorder()
+    outcome = build_if_needed(engine, builder, request, on_event=events)
     assert not outcome.built and builder.calls == []
     assert outcome.result == BuildResult("sha256:old", (tag, "me/env:latest"))
     assert client.tagged == [("sha256:old", "me/env", "latest")]
     assert isinstance(events[-1], BuildFinished) and "up to date" in events[-1].detail
 
 
-def test_build_if_needed_builds_a_missing_tag_and_when_forced(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM x\n")
-    tag = image_tag(tmp_path, "env")
+def test_build_if_needed_builds_a_missing_tag_and_when_forced() -> None:
+    context = dockerfile_context("FROM x\n")
+    request = BuildRequest.for_content(context, "env")
+    tag = image_tag(context, "env")
+    assert request.tags == (tag,)
     builder = FakeBuilder()
-    assert build_if_needed(FakeClient({}), builder, tmp_path, "env").built
-    assert builder.calls == [(tmp_path, (tag,))]
-    forced = build_if_needed(FakeClient({tag: "sha256:old"}), builder, tmp_path, "env", no_cache=True)
-    assert forced.built and len(builder.calls) == 2
+    assert build_if_needed(fake_engine({})[0], builder, request).built
+    assert builder.calls == [request]
+    assert builder.calls[0].context.data == context.data  # the builder gets the same bytes
+    forced = BuildRequest.for_content(context, "env", no_cache=True)
+    assert build_if_needed(fake_engine({tag: "sha256:old"})[0], builder, forced).built
+    assert len(builder.calls) == 2
+
+
+def test_docker_py_builder_sends_the_request_as_it_is() -> None:
+    """The classic builder gets the context tar's exact bytes and every option of the request."""
+    from envspec.build import DockerPyBuilder
+
+    class BuildingClient(FakeClient):
+        def build(self, **kwargs: Any) -> Any:
+            self.kwargs = kwargs
+            return iter([{"stream": "Step 1/1 : FROM x\n"}, {"aux": {"ID": "sha256:built"}}])
+
+    client = BuildingClient({})
+    context = dockerfile_context("FROM x\n")
+    request = BuildRequest(context, ("a:1", "b:2"), no_cache=True, pull=True, network="host",
+                           build_args={"A": "1"})
+    result = DockerPyBuilder(Engine(client)).build(request)  # type: ignore[arg-type]
+    assert result == BuildResult("sha256:built", ("a:1", "b:2"))
+    assert client.kwargs["fileobj"].getvalue() == context.data
+    assert (client.kwargs["tag"], client.kwargs["nocache"], client.kwargs["pull"]) == ("a:1", True, True)
+    assert (client.kwargs["network_mode"], client.kwargs["buildargs"]) == ("host", {"A": "1"})
+    assert client.tagged == [("sha256:built", "b", "2")]
 
 
 # ------------------------------------------------------------------ progress displays
@@ -450,7 +503,7 @@ def test_push_returns_the_reported_digest_and_streams_status() -> None:
         ]
     )
     events = Recorder()
-    assert push(client, "envspec/x:v1", "r:5000/x", on_event=events) == DIGEST
+    assert push(Engine(client), "envspec/x:v1", "r:5000/x", on_event=events) == DIGEST  # type: ignore[arg-type]
     assert client.tagged == [("envspec/x:v1", "r:5000/x", "v1")]
     assert [e.text for e in events if isinstance(e, LogLine)].count("abc: Pushing") == 1
     assert events[-1] == BuildFinished(ok=True, detail=f"r:5000/x:v1@{DIGEST}", tags=("r:5000/x:v1",))
@@ -466,11 +519,11 @@ def test_push_error_is_typed_with_a_hint() -> None:
         ]
     )
     with pytest.raises(PushError) as caught:
-        push(client, "envspec/x:v1", "registry.example:5000/team/x:prod")
+        push(Engine(client), "envspec/x:v1", "registry.example:5000/team/x:prod")  # type: ignore[arg-type]
     assert client.tagged == [("envspec/x:v1", "registry.example:5000/team/x", "prod")]
     assert caught.value.hint and "docker login registry.example:5000" in caught.value.hint
 
 
 def test_push_without_digest_is_an_error() -> None:
     with pytest.raises(PushError):
-        push(FakePushClient([{"status": "Pushed", "id": "a"}]), "a:1", "r:5000/a")
+        push(Engine(FakePushClient([{"status": "Pushed", "id": "a"}])), "a:1", "r:5000/a")  # type: ignore[arg-type]

@@ -1,29 +1,20 @@
-"""The deterministic context tar and Docker's .dockerignore rules."""
+"""The context as one value: a deterministic tar made in memory from the plan's files."""
 
 from __future__ import annotations
 
 import io
-import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
-import pytest
-
-from envspec.context_tar import (
-    context_digest,
-    context_files,
-    deterministic_tar,
-    is_ignored,
-    parse_dockerignore,
-)
+from envspec.context_tar import ContextEntry, ContextTar
+from tests.conftest import EXAMPLES
 
 
-def make(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+def entries(files: dict[str, str], modes: dict[str, int] | None = None) -> dict[str, ContextEntry]:
+    modes = modes or {}
+    return {name: ContextEntry(text.encode(), modes.get(name, 0o644)) for name, text in files.items()}
 
 
 def members(data: bytes) -> list[tarfile.TarInfo]:
@@ -31,24 +22,20 @@ def members(data: bytes) -> list[tarfile.TarInfo]:
         return tar.getmembers()
 
 
-def test_same_content_gives_identical_bytes_regardless_of_mtime_mode_and_order(
-    tmp_path: Path,
-) -> None:
+def test_same_content_gives_identical_bytes_regardless_of_mode_and_order() -> None:
     files = {"Dockerfile": "FROM x\n", "b/z.txt": "z", "a.txt": "a", "b/y/deep.txt": "d"}
-    one = make(tmp_path / "one", files)
-    two = make(tmp_path / "two", dict(reversed(files.items())))
-    os.utime(two / "a.txt", (1_000_000, 1_000_000))
-    (two / "a.txt").chmod(0o600)
-    assert deterministic_tar(one) == deterministic_tar(two)
-    assert context_digest(one) == context_digest(two)
-    assert deterministic_tar(one) == deterministic_tar(one)
+    one = ContextTar.from_entries(entries(files))
+    two = ContextTar.from_entries(entries(dict(reversed(files.items())), {"a.txt": 0o600}))
+    assert one.data == two.data
+    assert one.digest == two.digest
+    assert one == ContextTar.from_entries(entries(files))
 
 
-def test_entries_are_sorted_normalised_and_owned_by_root(tmp_path: Path) -> None:
-    root = make(tmp_path, {"Dockerfile": "FROM x\n", "bin/run.sh": "#!/bin/sh\n", "a-b": "x"})
-    (root / "bin/run.sh").chmod(0o700)
-    (root / "link").symlink_to("a-b")
-    infos = members(deterministic_tar(root))
+def test_entries_are_sorted_normalised_and_owned_by_root() -> None:
+    files = entries({"Dockerfile": "FROM x\n", "bin/run.sh": "#!/bin/sh\n", "a-b": "x"},
+                    {"bin/run.sh": 0o700})
+    files["link"] = ContextEntry(b"", link="a-b")
+    infos = members(ContextTar.from_entries(files).data)
     assert [i.name for i in infos] == ["Dockerfile", "a-b", "bin", "bin/run.sh", "link"]
     assert {(i.mtime, i.uid, i.gid, i.uname, i.gname) for i in infos} == {(0, 0, 0, "", "")}
     modes = {i.name: i.mode for i in infos}
@@ -63,85 +50,39 @@ def test_entries_are_sorted_normalised_and_owned_by_root(tmp_path: Path) -> None
     assert link.issym() and link.linkname == "a-b"
 
 
-def test_content_change_changes_the_digest(tmp_path: Path) -> None:
-    root = make(tmp_path, {"Dockerfile": "FROM x\n", "req.txt": "six\n"})
-    before = context_digest(root)
-    (root / "req.txt").write_text("six==1.16\n")
-    assert context_digest(root) != before
-    assert len(before) == 64
+def test_content_change_changes_the_digest() -> None:
+    before = ContextTar.from_entries(entries({"Dockerfile": "FROM x\n", "req.txt": "six\n"}))
+    after = ContextTar.from_entries(entries({"Dockerfile": "FROM x\n", "req.txt": "six==1.16\n"}))
+    assert after.digest != before.digest
+    assert len(before.digest) == 64
 
 
-def test_executable_bit_is_part_of_the_content(tmp_path: Path) -> None:
-    root = make(tmp_path, {"Dockerfile": "FROM x\n", "s.sh": "echo\n"})
-    before = context_digest(root)
-    (root / "s.sh").chmod(0o755)
-    assert context_digest(root) != before
+def test_executable_bit_is_part_of_the_content() -> None:
+    files = {"Dockerfile": "FROM x\n", "s.sh": "echo\n"}
+    plain = ContextTar.from_entries(entries(files))
+    executable = ContextTar.from_entries(entries(files, {"s.sh": 0o755}))
+    assert executable.digest != plain.digest
+    assert ContextTar.from_entries(entries(files, {"s.sh": 0o100})) == executable  # any x bit
 
 
-def test_dockerignore_is_honoured(tmp_path: Path) -> None:
-    root = make(
-        tmp_path,
-        {
-            "Dockerfile": "FROM x\n",
-            ".dockerignore": "# comment\n\n.git\n**/*.pyc\n/build\ndata/*\n!data/keep.csv\n",
-            ".git/HEAD": "ref",
-            "src/m.py": "",
-            "src/m.pyc": "",
-            "m.pyc": "",
-            "build/out.o": "",
-            "data/big.bin": "",
-            "data/keep.csv": "",
-        },
+def test_digest_is_the_sha256_of_the_bytes() -> None:
+    import hashlib
+
+    context = ContextTar.from_entries(entries({"Dockerfile": "FROM x\n"}))
+    assert context.digest == hashlib.sha256(context.data).hexdigest()
+
+
+def test_digest_is_stable_across_processes() -> None:
+    """The same spec gives the same tar in another interpreter (no hash seeds, no clocks)."""
+    code = (
+        "import sys; from pathlib import Path; from envspec.pipeline import compile_spec; "
+        "print(compile_spec(Path(sys.argv[1])).context().digest)"
     )
-    assert context_files(root) == [
-        ".dockerignore",
-        "Dockerfile",
-        "data",
-        "data/keep.csv",
-        "src",
-        "src/m.py",
-    ]
-    names = [i.name for i in members(deterministic_tar(root))]
-    assert names == context_files(root)
-
-
-def test_dockerfile_and_dockerignore_are_always_sent(tmp_path: Path) -> None:
-    root = make(tmp_path, {"Dockerfile": "FROM x\n", ".dockerignore": "*\n", "a": ""})
-    assert context_files(root) == [".dockerignore", "Dockerfile"]
-
-
-def test_ignoring_content_changes_nothing(tmp_path: Path) -> None:
-    root = make(tmp_path, {"Dockerfile": "FROM x\n", ".dockerignore": "*.log\n", "x.log": "1"})
-    before = context_digest(root)
-    (root / "x.log").write_text("2")
-    (root / "y.log").write_text("3")
-    assert context_digest(root) == before
-
-
-@pytest.mark.parametrize(
-    ("patterns", "path", "ignored"),
-    [
-        ("*.md", "README.md", True),
-        ("*.md", "docs/README.md", False),  # `*` does not cross directories
-        ("**/*.md", "docs/x/README.md", True),
-        ("**/*.md", "README.md", True),
-        ("docs", "docs/a/b.txt", True),  # a parent's match covers its content
-        ("docs/**", "docs/a/b.txt", True),
-        ("d?c", "doc", True),
-        ("d?c", "do/c", False),
-        ("[a-c].txt", "b.txt", True),
-        ("[!a-c].txt", "b.txt", False),
-        ("/abs", "abs", True),
-        ("./rel/../x", "x", True),
-        ("*\n!keep", "keep", False),
-        ("a\n!a\na", "a", True),  # the last matching pattern wins
-        ("f.txt", "f_txt", False),  # `.` is literal
-    ],
-)
-def test_docker_pattern_semantics(patterns: str, path: str, ignored: bool) -> None:
-    assert is_ignored(path, parse_dockerignore(patterns)) is ignored
-
-
-def test_not_a_directory(tmp_path: Path) -> None:
-    with pytest.raises(NotADirectoryError):
-        deterministic_tar(tmp_path / "missing")
+    spec = str(EXAMPLES[0] / "env.yaml")
+    runs = {
+        subprocess.run([sys.executable, "-c", code, spec], capture_output=True, text=True,
+                       check=True, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin",
+                                        "HOME": str(Path.home())}).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert len(runs) == 1 and len(runs.pop()) == 64

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+import io
+import tarfile
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import pytest
 
 from envspec import build as build_mod
 from envspec import pipeline
-from envspec.build import BuildResult
+from envspec.build import BuildRequest, BuildResult
+from envspec.engine import Engine
 from tests.conftest import REPO
 
 
@@ -22,16 +24,29 @@ class RecordingBuilder:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def build(self, context_dir: Path, tags: Sequence[str], **_: Any) -> BuildResult:
-        RecordingBuilder.dockerfiles.append((context_dir / "Dockerfile").read_text())
-        return BuildResult("sha256:0", tuple(tags))
+    def build(self, request: BuildRequest, on_event: Any = None) -> BuildResult:
+        with tarfile.open(fileobj=io.BytesIO(request.context.data)) as tar:
+            dockerfile = tar.extractfile("Dockerfile")
+            assert dockerfile is not None
+            RecordingBuilder.dockerfiles.append(dockerfile.read().decode())
+        return BuildResult("sha256:0", request.tags)
+
+
+class EmptyEngine(Engine):
+    """An engine without images: every build is needed."""
+
+    def __init__(self) -> None:
+        super().__init__(api=None)  # type: ignore[arg-type]
+
+    def image_id(self, ref: str) -> str | None:
+        return None
 
 
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     RecordingBuilder.dockerfiles = []
-    monkeypatch.setattr(build_mod, "connect", lambda *a, **k: object())
-    monkeypatch.setattr(build_mod, "_image_id", lambda client, tag: None)  # nothing cached
+    monkeypatch.setattr(Engine, "connect", classmethod(lambda cls, *a, **k: EmptyEngine()))
+    monkeypatch.setattr(pipeline, "_existing_image", lambda tag: None)  # nothing cached
     monkeypatch.setattr(build_mod, "DockerPyBuilder", RecordingBuilder)
     monkeypatch.setattr(build_mod, "CliBuilder", RecordingBuilder)
     return RecordingBuilder.dockerfiles

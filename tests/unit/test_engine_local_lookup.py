@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envspec.engine_probe import local_image_id
+from envspec.engine import local_image_id
 
 
 class Engine(BaseHTTPRequestHandler):
