@@ -3,7 +3,8 @@
 Exit codes:
   0 ok · 1 invalid spec · 2 bad usage · 3 build failed · 4 smoke test failed ·
   5 Docker/NVIDIA runtime unavailable · 6 refused (would overwrite, or stale lock with --locked) ·
-  7 doctor found host problems · 8 registry look-up failed
+  7 doctor found host problems · 8 registry look-up or push failed ·
+  9 the engine refused a request that is not a build step (tag, container)
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ EXIT_CODES_HELP = (
     "  5  Docker (or the NVIDIA runtime) is not usable\n"
     "  6  refused: would overwrite a file you edited, or the lock is stale under --locked\n"
     "  7  doctor found problems on this host\n"
-    "  8  a registry could not be reached, refused access, or lacks the image"
+    "  8  a registry could not be reached, refused access, or lacks the image\n"
+    "  9  the engine refused a request that is not a build step (tag, container)"
 )
 
 

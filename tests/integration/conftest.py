@@ -57,21 +57,27 @@ def _http_up(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Any:
-    """A connected docker-py APIClient (envspec.build.connect)."""
-    from envspec.build import connect
+def engine() -> Any:
+    """A connected `envspec.engine.Engine`."""
+    from envspec.engine import Engine
     from envspec.errors import DockerUnavailableError
 
     try:
-        return connect()
+        return Engine.connect()
     except DockerUnavailableError as err:
         unavailable(f"no Docker engine: {err.message}; {SETUP_HINT}")
 
 
-def _require_image(client: Any, tag: str) -> str:
-    from envspec.build import image_exists
+@pytest.fixture(scope="session")
+def docker_client(engine: Any) -> Any:
+    """The engine's docker-py APIClient, for tests that look at the engine directly."""
+    return engine.api
 
-    if not image_exists(client, tag):
+
+def _require_image(client: Any, tag: str) -> str:
+    from envspec.engine import Engine
+
+    if Engine(client).image_id(tag) is None:
         unavailable(f"base image {tag} is missing; {SETUP_HINT}")
     return tag
 

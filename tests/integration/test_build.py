@@ -6,36 +6,36 @@ import tarfile
 import time
 from collections.abc import Callable
 from io import BytesIO
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from envspec.build import (
+    BuildRequest,
     BuildResult,
     CliBuilder,
     DockerPyBuilder,
     build_if_needed,
-    connect,
     find_buildkit_cli,
-    image_exists,
     image_tag,
 )
-from envspec.context_tar import context_digest, deterministic_tar
+from envspec.context_tar import ContextEntry, ContextTar
+from envspec.engine import Engine
 from envspec.errors import BuildError, DockerUnavailableError
 from envspec.progress import BuildEvent, BuildFinished, LogLine, StepStarted
 
 pytestmark = pytest.mark.docker
 
 
-def write_context(directory: Path, dockerfile: str, **files: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Dockerfile").write_text(dockerfile)
-    for name, text in files.items():
-        path = directory / name.replace("__", "/")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return directory
+def make_context(dockerfile: str, **files: str) -> ContextTar:
+    """A context of a Dockerfile and text files (`a__b` names `a/b`)."""
+    entries = {"Dockerfile": ContextEntry(dockerfile.encode())}
+    entries.update({n.replace("__", "/"): ContextEntry(t.encode()) for n, t in files.items()})
+    return ContextTar.from_entries(entries)
+
+
+def image_exists(engine: Engine, ref: str) -> bool:
+    return engine.image_id(ref) is not None
 
 
 class Recorder:
@@ -63,15 +63,14 @@ def run_in(client: Any, image: str, command: list[str]) -> str:
 
 
 def test_docker_py_builder_installs_a_package(
-    tmp_path: Path,
+    engine: Engine,
     docker_client: Any,
     base_image: str,
     unique_name: str,
     image_cleanup: list[str],
     container_ids: Callable[[], set[str]],
 ) -> None:
-    context = write_context(
-        tmp_path / "ctx",
+    context = make_context(
         f"FROM {base_image}\n"
         "RUN apt-get update \\\n"
         " && apt-get install -y --no-install-recommends hello \\\n"
@@ -85,7 +84,7 @@ def test_docker_py_builder_installs_a_package(
     before = container_ids()
     events = Recorder()
 
-    result = DockerPyBuilder(docker_client).build(context, tags, on_event=events)
+    result = DockerPyBuilder(engine).build(BuildRequest(context, tuple(tags)), on_event=events)
 
     assert result.tags == tuple(tags)
     assert result.image_id.startswith("sha256:")
@@ -103,15 +102,13 @@ def test_docker_py_builder_installs_a_package(
 
 
 def test_failing_build_raises_build_error_and_leaves_no_container(
-    tmp_path: Path,
-    docker_client: Any,
+    engine: Engine,
     base_image: str,
     unique_name: str,
     image_cleanup: list[str],
     container_ids: Callable[[], set[str]],
 ) -> None:
-    context = write_context(
-        tmp_path / "ctx",
+    context = make_context(
         # No step before the failing one: a committed step would stay behind as build cache.
         f"FROM {base_image}\n"
         "RUN apt-get update && apt-get install -y no-such-package-envspec\n"
@@ -122,8 +119,8 @@ def test_failing_build_raises_build_error_and_leaves_no_container(
     events = Recorder()
 
     with pytest.raises(BuildError) as caught:
-        DockerPyBuilder(docker_client).build(
-            context, [f"envspec-itest/{unique_name}:broken"], on_event=events
+        DockerPyBuilder(engine).build(
+            BuildRequest(context, (f"envspec-itest/{unique_name}:broken",)), on_event=events
         )
 
     err = caught.value
@@ -137,77 +134,68 @@ def test_failing_build_raises_build_error_and_leaves_no_container(
     assert "step: Step 2/3" in err.format() and "| E: Unable to locate" in err.format()
     assert isinstance(events.events[-1], BuildFinished) and not events.events[-1].ok
     assert container_ids() == before, "forcerm must remove the failed step's container"
-    assert not image_exists(docker_client, f"envspec-itest/{unique_name}:broken")
+    assert not image_exists(engine, f"envspec-itest/{unique_name}:broken")
 
 
-def test_build_honours_dockerignore_and_sends_a_deterministic_context(
-    tmp_path: Path,
+def test_build_sends_exactly_the_context_and_a_deterministic_one(
+    engine: Engine,
     docker_client: Any,
     base_image: str,
     unique_name: str,
     image_cleanup: list[str],
 ) -> None:
-    context = write_context(
-        tmp_path / "ctx",
-        f'FROM {base_image}\nCOPY . /ctx/\nCMD ["find", "/ctx", "-type", "f"]\n',
-        **{
-            ".dockerignore": "secrets\n*.log\n!keep.log\n",
-            "app.py": "print('hi')\n",
-            "secrets__token": "hunter2\n",
-            "build.log": "noise\n",
-            "keep.log": "kept\n",
-        },
-    )
-    first = deterministic_tar(context)
+    files = {".dockerignore": "secrets\n", "app.py": "print('hi')\n", "keep.log": "kept\n"}
+    dockerfile = f'FROM {base_image}\nCOPY . /ctx/\nCMD ["find", "/ctx", "-type", "f"]\n'
+    context = make_context(dockerfile, **files)
     time.sleep(1.1)
-    (context / "app.py").touch()  # a new mtime must not change the bytes
-    assert deterministic_tar(context) == first
+    assert make_context(dockerfile, **files) == context  # no clock in the bytes
+    first = context.data
     with tarfile.open(fileobj=BytesIO(first)) as tar:
         names = tar.getnames()
     assert names == [".dockerignore", "Dockerfile", "app.py", "keep.log"]
 
     tag = f"envspec-itest/{unique_name}:ignore"
     image_cleanup.append(tag)
-    DockerPyBuilder(docker_client).build(context, [tag])
+    DockerPyBuilder(engine).build(BuildRequest(context, (tag,)))
     listed = sorted(run_in(docker_client, tag, []).split())
     assert listed == ["/ctx/.dockerignore", "/ctx/Dockerfile", "/ctx/app.py", "/ctx/keep.log"]
-    assert context_digest(context) == context_digest(context)
+    assert context.digest == make_context(dockerfile, **files).digest
 
 
 class CountingBuilder:
     """Builds for real through DockerPyBuilder, and counts the calls."""
 
-    def __init__(self, client: Any) -> None:
-        self.inner = DockerPyBuilder(client)
+    def __init__(self, engine: Engine) -> None:
+        self.inner = DockerPyBuilder(engine)
         self.calls = 0
 
-    def build(self, context_dir: Path, tags: Any, **kwargs: Any) -> BuildResult:
+    def build(self, request: BuildRequest, on_event: Any = None) -> BuildResult:
         self.calls += 1
-        return self.inner.build(context_dir, tags, **kwargs)
+        return self.inner.build(request)
 
 
 def test_build_if_needed_skips_the_builder_for_an_existing_tag(
-    tmp_path: Path,
+    engine: Engine,
     docker_client: Any,
     base_image: str,
     unique_name: str,
     image_cleanup: list[str],
 ) -> None:
-    context = write_context(tmp_path / "ctx", f"FROM {base_image}\nRUN echo {unique_name} > /id\n")
-    builder = CountingBuilder(docker_client)
+    context = make_context(f"FROM {base_image}\nRUN echo {unique_name} > /id\n")
+    builder = CountingBuilder(engine)
     tag = image_tag(context, unique_name)
     image_cleanup.extend([tag, f"envspec-itest/{unique_name}:latest"])
 
-    first = build_if_needed(docker_client, builder, context, unique_name)
+    first = build_if_needed(engine, builder, BuildRequest.for_content(context, unique_name))
     assert first.built and first.tag == tag and builder.calls == 1
 
     started = time.perf_counter()
     second = build_if_needed(
-        docker_client,
+        engine,
         builder,
-        context,
-        unique_name,
-        extra_tags=[f"envspec-itest/{unique_name}:latest"],
+        BuildRequest.for_content(
+            context, unique_name, extra_tags=[f"envspec-itest/{unique_name}:latest"]
+        ),
     )
     elapsed = time.perf_counter() - started
     assert not second.built and builder.calls == 1
@@ -217,15 +205,16 @@ def test_build_if_needed_skips_the_builder_for_an_existing_tag(
         first.result.image_id
     )
 
-    forced = build_if_needed(docker_client, builder, context, unique_name, no_cache=True)
+    forced = build_if_needed(
+        engine, builder, BuildRequest.for_content(context, unique_name, no_cache=True)
+    )
     assert forced.built and builder.calls == 2
 
-    (context / "Dockerfile").write_text(f"FROM {base_image}\nRUN echo changed > /id\n")
-    assert image_tag(context, unique_name) != tag
+    changed = make_context(f"FROM {base_image}\nRUN echo changed > /id\n")
+    assert image_tag(changed, unique_name) != tag
 
 
 def test_cli_builder_with_buildkit_cache_mount(
-    tmp_path: Path,
     docker_client: Any,
     base_image: str,
     unique_name: str,
@@ -236,8 +225,7 @@ def test_cli_builder_with_buildkit_cache_mount(
         find_buildkit_cli()
     except DockerUnavailableError as err:
         pytest.fail(f"no BuildKit-capable docker CLI: {err.format()}")
-    context = write_context(
-        tmp_path / "ctx",
+    context = make_context(
         f"FROM {base_image}\n"
         # A unique first step, so BuildKit's cache from an earlier run cannot answer the rest.
         f"RUN echo {unique_name} > /run-id && rm -f /etc/apt/apt.conf.d/docker-clean\n"
@@ -251,7 +239,7 @@ def test_cli_builder_with_buildkit_cache_mount(
     before = container_ids()
     events = Recorder()
 
-    result = CliBuilder().build(context, [tag], on_event=events)
+    result = CliBuilder().build(BuildRequest(context, (tag,)), on_event=events)
 
     assert docker_client.inspect_image(tag)["Id"] == result.image_id
     labels = [s.label for s in events.steps()]
@@ -264,14 +252,12 @@ def test_cli_builder_with_buildkit_cache_mount(
 
 
 def test_cli_builder_failure_is_a_build_error(
-    tmp_path: Path, base_image: str, unique_name: str, image_cleanup: list[str]
+    base_image: str, unique_name: str, image_cleanup: list[str]
 ) -> None:
-    context = write_context(
-        tmp_path / "ctx", f"FROM {base_image}\nRUN echo about to fail; exit 7\n"
-    )
+    context = make_context(f"FROM {base_image}\nRUN echo about to fail; exit 7\n")
     image_cleanup.append(f"envspec-itest/{unique_name}:bkfail")
     with pytest.raises(BuildError) as caught:
-        CliBuilder().build(context, [f"envspec-itest/{unique_name}:bkfail"])
+        CliBuilder().build(BuildRequest(context, (f"envspec-itest/{unique_name}:bkfail",)))
     err = caught.value
     assert err.step == "Step 2/2 : RUN echo about to fail; exit 7"
     assert err.command == "echo about to fail; exit 7"
@@ -281,7 +267,7 @@ def test_cli_builder_failure_is_a_build_error(
 
 def test_bad_base_url_is_docker_unavailable_with_a_hint() -> None:
     with pytest.raises(DockerUnavailableError) as caught:
-        connect("unix:///nonexistent.sock")
+        Engine.connect("unix:///nonexistent.sock")
     err = caught.value
     assert "/nonexistent.sock" in err.message
     assert err.hint and "docker info" in err.hint
@@ -290,11 +276,11 @@ def test_bad_base_url_is_docker_unavailable_with_a_hint() -> None:
 
 def test_refused_tcp_port_is_docker_unavailable() -> None:
     with pytest.raises(DockerUnavailableError) as caught:
-        connect("tcp://127.0.0.1:1")
+        Engine.connect("tcp://127.0.0.1:1")
     assert "refused" in caught.value.message
 
 
-def test_builder_errors_when_the_engine_is_unreachable(tmp_path: Path) -> None:
-    context = write_context(tmp_path / "ctx", "FROM scratch\n")
+def test_builder_errors_when_the_engine_is_unreachable() -> None:
+    context = make_context("FROM scratch\n")
     with pytest.raises(DockerUnavailableError):
-        DockerPyBuilder(base_url="unix:///nonexistent.sock").build(context, ["x:y"])
+        DockerPyBuilder(base_url="unix:///nonexistent.sock").build(BuildRequest(context, ("x:y",)))

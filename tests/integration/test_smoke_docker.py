@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from envspec.doctor import run_doctor
+from envspec.engine import Engine
 from envspec.errors import DockerUnavailableError
 from envspec.gpus import NvidiaRuntimeMissingError
 from envspec.smoke.checks import Expectations
@@ -57,7 +58,7 @@ def smoke_containers(client: Any) -> list[Any]:
 
 def test_sh_probe_in_base_image(docker_client: Any, base_image: str) -> None:
     exp = Expectations(os_id="debian12", uid=0, gpu="off", declared=DECLARED)
-    report = run_smoke(docker_client, base_image, exp)
+    report = run_smoke(Engine(docker_client), base_image, exp)
     got = statuses(report)
     assert report.probe == "sh"
     assert got == {"os": "pass", "user": "pass", "echo": "pass", "must-fail": "fail"}
@@ -67,7 +68,7 @@ def test_sh_probe_in_base_image(docker_client: Any, base_image: str) -> None:
 
 
 def test_wrong_os_fails(docker_client: Any, base_image: str) -> None:
-    report = run_smoke(docker_client, base_image, Expectations(os_id="ubuntu22.04", gpu="off"))
+    report = run_smoke(Engine(docker_client), base_image, Expectations(os_id="ubuntu22.04", gpu="off"))
     assert statuses(report) == {"os": "fail"}
 
 
@@ -83,7 +84,7 @@ def test_python_probe_as_the_images_user(docker_client: Any, python_image: str) 
         gpu="off",
         declared=DECLARED,
     )
-    report = run_smoke(docker_client, python_image, exp)
+    report = run_smoke(Engine(docker_client), python_image, exp)
     assert report.probe == "python"
     assert statuses(report) == {
         "os": "pass",
@@ -101,7 +102,7 @@ def test_python_probe_as_the_images_user(docker_client: Any, python_image: str) 
 def test_gpu_request_without_nvidia_runtime_is_a_typed_error(docker_client: Any, base_image: str) -> None:
     exp = Expectations(os_id="debian12", gpu="required")
     with pytest.raises(DockerUnavailableError) as caught:
-        run_smoke(docker_client, base_image, exp, gpus="all")
+        run_smoke(Engine(docker_client), base_image, exp, gpus="all")
     err = caught.value
     assert isinstance(err, NvidiaRuntimeMissingError)
     assert "NVIDIA Container Toolkit" in err.message
@@ -119,7 +120,7 @@ def test_gpu_auto_skips_gpu_checks_with_the_reason(docker_client: Any, python_im
         python_executable="/usr/bin/python3",
         gpu="auto",
     )
-    report = run_smoke(docker_client, python_image, exp, gpus="device=0")
+    report = run_smoke(Engine(docker_client), python_image, exp, gpus="device=0")
     by = {r.name: r for r in report.results}
     for name in ("nvidia-smi", "driver", "torch on GPU"):
         assert by[name].status == "skip", by[name]

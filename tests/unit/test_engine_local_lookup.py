@@ -70,3 +70,39 @@ def test_no_socket_or_tcp_host_is_not_a_verdict(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
     with pytest.raises(LookupError):
         local_image_id("envspec/x:abc")
+
+
+class EveryImageEngine(Engine):
+    def do_GET(self) -> None:
+        body = json.dumps({"Id": "sha256:456"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_no_op_build_neither_builds_nor_imports_docker_py(tmp_path: Path) -> None:
+    """An image with the content tag exists: ensure_image returns without the builder and
+    without loading docker-py (the whole point of the stdlib look-up)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    path = tmp_path / "docker.sock"
+    server = UnixServer(str(path), EveryImageEngine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    code = (
+        "import sys; from pathlib import Path; from envspec.pipeline import ensure_image; "
+        "built = ensure_image(Path(sys.argv[1])); "
+        "print(built.built, 'docker' in sys.modules, built.image.startswith('envspec/'))"
+    )
+    spec = str(REPO / "examples" / "cpu-debian" / "env.yaml")
+    try:
+        done = subprocess.run([sys.executable, "-c", code, spec], capture_output=True, text=True,
+                              env={**os.environ, "DOCKER_HOST": f"unix://{path}"}, timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.stdout.split() == ["False", "False", "True"], done.stderr
