@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from envspec import nvidia
+from envspec.engine import DEFAULT_SOCKET_PATH
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -26,7 +27,7 @@ GIB = 1024**3
 DISK_FAIL_GIB, DISK_WARN_GIB = 5, 20  # a CUDA devel image with a framework is 10-20 GiB
 CDI_DIRS = ("/etc/cdi", "/var/run/cdi")
 TOOLKIT_PROGRAMS = ("nvidia-ctk", "nvidia-container-runtime", "nvidia-container-toolkit")
-SOCKET = "/var/run/docker.sock"
+SOCKET = DEFAULT_SOCKET_PATH  # one definition, in the engine room
 
 
 @dataclass(frozen=True)
