@@ -319,6 +319,20 @@ def test_importing_the_builder_layer_does_not_import_docker() -> None:
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.parametrize("args", [["--help"], ["validate", "{spec}"], ["render", "{spec}"]])
+def test_commands_that_build_nothing_do_not_import_docker(args: list[str]) -> None:
+    from tests.conftest import REPO
+
+    spec = str(REPO / "examples" / "cpu-debian" / "env.yaml")
+    argv = [a.format(spec=spec) for a in args]
+    code = (
+        "import sys; from envspec.cli import _register_commands, cli; _register_commands(); "
+        f"cli.main({argv!r}, standalone_mode=False); print('docker' in sys.modules, file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr.strip().splitlines()[-1] == "False"
+
+
 # ------------------------------------------------------------------ identity and no-op path
 
 
