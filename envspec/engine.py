@@ -11,6 +11,7 @@ engine API later (Podman). docker-py is imported lazily, inside methods: `envspe
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import socket
@@ -252,9 +253,8 @@ class Engine:
 
     def build(self, tar: bytes, *, tag: str | None, no_cache: bool, pull: bool,
               network: str | None, build_args: Mapping[str, str]) -> Iterator[Mapping[str, Any]]:
-        """The classic builder's decoded JSON chunks for a context tar."""
-        import io
-
+        """The classic builder's decoded JSON chunks for a context tar (intermediate
+        containers removed even when a step fails)."""
         with translated(self.base_url):
             yield from self.api.build(
                 fileobj=io.BytesIO(tar), custom_context=True, tag=tag, rm=True, forcerm=True,
@@ -298,7 +298,7 @@ class Engine:
             )
             created = self.api.create_container(
                 image, command=list(command) or None, entrypoint=entrypoint, name=name,
-                working_dir=workdir, user=user or "", environment=dict(env),
+                working_dir=workdir, user=user, environment=dict(env),
                 volumes=[t for _, t, _ in volumes] or None,
                 ports=[tuple(p.split("/")) for p in bindings] or None,
                 labels=dict(labels or {}), host_config=host_config,
