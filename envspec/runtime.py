@@ -93,6 +93,16 @@ def parse_mount(text: str, spec_dir: Path) -> tuple[str, str, bool]:
     return str((spec_dir / parts[0]).resolve()), parts[1], read_only
 
 
+def parse_cli_gpus(value: str) -> GpuRequest | None:
+    """A `--gpus` value; a bad one is a usage error (exit 2), not a problem of the spec."""
+    from envspec.gpus import GpuSelectionError, parse_gpus
+
+    try:
+        return parse_gpus(value)
+    except GpuSelectionError as err:
+        raise UsageError(f"--gpus: {err.message}", hint=err.hint) from err
+
+
 def plan_container(
     spec: Spec,
     spec_dir: Path,
@@ -130,7 +140,7 @@ def plan_container(
         ports=tuple(runtime.ports) + tuple(ports),
         env=tuple(sorted(runtime.env.items())) + tuple(parse_env(env)),
         shm_size=shm_size or runtime.shm_size,
-        gpus=parse_gpus(gpus if gpus is not None else runtime.gpus),
+        gpus=parse_gpus(runtime.gpus) if gpus is None else parse_cli_gpus(gpus),
         remove=remove,
         interactive=interactive,
         labels={"envspec.spec": spec.name},

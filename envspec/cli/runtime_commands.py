@@ -82,12 +82,12 @@ def test(
     Under `smoke.gpu: auto`, a host without GPUs or without the NVIDIA Container Toolkit
     skips the GPU checks with the reason; under `required` they fail.
     """
-    from envspec.gpus import parse_gpus
     from envspec.pipeline import compile_spec, ensure_image, expectations_for
+    from envspec.runtime import parse_cli_gpus
     from envspec.smoke.runner import run_here
 
     if gpus is not None:
-        parse_gpus(gpus)  # a bad value is a usage error before any build
+        parse_cli_gpus(gpus)  # a bad value is a usage error before any build
     if here:
         report = run_here(expectations_for(compile_spec(spec, inputs).resolved))
         _show_report(report, junit, json_out)

@@ -122,3 +122,36 @@ def test_lock_refresh_against_an_unreachable_registry_exits_8(write_spec: Callab
 
 def test_help_documents_the_registry_exit_code() -> None:
     assert "8  a registry could not be reached" in invoke("--help")[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["test", "{spec}", "--gpus", "device=1,,2"], "--gpus: invalid GPU selection"),
+        (["run", "{spec}", "-e", "NOEQUALS", "--gpus", "none"], "-e/--env"),
+        (["run", "{spec}", "-v", "a:b:c:d", "--gpus", "none"], "-v/--mount"),
+    ],
+)
+def test_bad_runtime_options_are_usage_errors_not_spec_errors(
+    args: list[str], words: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 2 (usage), not 1 (invalid spec); `run` fails on the option before starting anything."""
+    from envspec import pipeline
+
+    def built(*_: object, **__: object) -> object:
+        compiled = pipeline.compile_spec(REPO / "examples" / "cpu-debian" / "env.yaml")
+        return pipeline.Built("envspec/x:1", ("envspec/x:1",), False, compiled.resolved)
+
+    monkeypatch.setattr(pipeline, "ensure_image", built)  # no engine needed for this
+    spec = str(REPO / "examples" / "cpu-debian" / "env.yaml")
+    code, _out, err = invoke(*[a.format(spec=spec) for a in args])
+    assert code == 2, err
+    assert words in err and "Traceback" not in err
+
+
+def test_missing_host_ca_bundle_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from envspec.cli import options
+
+    monkeypatch.setattr(options, "HOST_CA_BUNDLE", tmp_path / "absent.crt")
+    code, _out, err = invoke("render", str(REPO / "examples" / "cpu-debian" / "env.yaml"), "--host-ca")
+    assert code == 2 and "--host-ca" in err
