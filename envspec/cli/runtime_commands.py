@@ -209,8 +209,8 @@ def exec_(name: str, command: tuple[str, ...]) -> None:
     from envspec.engine import Engine
 
     code, output = Engine.connect().exec(name, command)
-    click.echo((output or b"").decode("utf-8", "replace"), nl=False)
-    sys.exit(int(code or 0))
+    click.echo(output.decode("utf-8", "replace"), nl=False)
+    sys.exit(code)
 
 
 @cli.command()
