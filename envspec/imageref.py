@@ -3,7 +3,7 @@
 The grammar is the one of the Docker distribution project's `reference` package
 (github.com/distribution/reference, regexp.go and normalize.go), written out in pure Python:
 docker-py has the same rules (`docker.utils.parse_repository_tag`, `docker.auth.split_repo_name`)
-but only `engine.py` may import docker-py, and `render`/`validate` must not pay for it.
+but only `engine.py` may load docker-py, and `render`/`validate` must not pay for it.
 tests/unit/test_imageref.py cross-checks this module against docker-py.
 
 Rules that matter:
