@@ -49,8 +49,7 @@ def push(
     """Tag `image_tag` as `repository` (which may carry its own `:tag`, else the image's tag or
     `latest` is used), push it, and return the manifest digest the registry reported."""
     destination = _destination(image_tag, repository)
-    repo, tag, target = destination.familiar_name, destination.tag, destination.familiar
-    assert tag is not None  # _destination always sets one
+    repo, tag, target = destination.familiar_name, destination.tag or DEFAULT_TAG, destination.familiar
     engine.tag(image_tag, target)
     digest = _stream_push(engine.push(repo, tag), target, destination.registry, on_event)
     on_event(BuildFinished(ok=True, detail=f"{target}@{digest}", tags=(target,)))
