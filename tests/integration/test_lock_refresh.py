@@ -25,12 +25,12 @@ def _lock(tmp_path: Path, image: str, *args: str) -> tuple[int, str, dict[str, A
 
 
 def test_refresh_with_a_registry_port_and_namespace(
-    tmp_path: Path, docker_client: Any, base_image: str, local_registry: str, unique_name: str,
+    tmp_path: Path, engine: Any, base_image: str, local_registry: str, unique_name: str,
     image_cleanup: list[str],
 ) -> None:
     image = f"{local_registry}/{unique_name}/img"  # like 127.0.0.1:5000/team/img
     image_cleanup.append(f"{image}:latest")
-    digest = push(docker_client, base_image, f"{image}:latest")
+    digest = push(engine, base_image, f"{image}:latest")
 
     code, output, lock = _lock(tmp_path, image)
 
@@ -40,11 +40,11 @@ def test_refresh_with_a_registry_port_and_namespace(
 
 
 def test_refresh_of_a_localhost_reference_asks_for_the_repository_without_the_host(
-    tmp_path: Path, docker_client: Any, base_image: str, local_registry: str, unique_name: str,
+    tmp_path: Path, engine: Any, base_image: str, local_registry: str, unique_name: str,
     image_cleanup: list[str],
 ) -> None:
     image_cleanup.append(f"{local_registry}/{unique_name}:1")
-    digest = push(docker_client, base_image, f"{local_registry}/{unique_name}:1")
+    digest = push(engine, base_image, f"{local_registry}/{unique_name}:1")
 
     code, output, lock = _lock(tmp_path, f"localhost/{unique_name}:1",
                                "--registry", f"http://{local_registry}")
