@@ -28,9 +28,10 @@ def shell_quote(value: object) -> str:
     return shlex.quote(str(value))
 
 
-def docker_kv(pairs: Mapping[str, str]) -> str:
-    """KEY="value" pairs for ENV/LABEL, one per continuation line, Dockerfile-escaped."""
-    items = [f"{key}={_dq(value)}" for key, value in pairs.items()]
+def docker_kv(pairs: Mapping[str, str], expand: bool = False) -> str:
+    """KEY="value" pairs for ENV/LABEL, one per continuation line, Dockerfile-escaped; with
+    `expand`, values are written as is so that Docker expands `$VAR` (the plan says when)."""
+    items = [f"{key}={value if expand else _dq(value)}" for key, value in pairs.items()]
     return " \\\n    ".join(items)
 
 
@@ -43,15 +44,6 @@ def _dq(value: str) -> str:
     # The Dockerfile's double-quoted strings honour \" \\ and expand $VAR; escape all three.
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     return f'"{escaped}"'
-
-
-def apt_uri_sed(rewrite: Mapping[str, str]) -> str:
-    """A sed -E expression replacing any http(s) URI whose path ends in rewrite["path"].
-
-    Matching on the path, not on a host name, catches whatever archive host the base image
-    uses; the boundary (space or end of line) keeps /debian from matching /debian-security.
-    """
-    return f"s#https?://[^[:space:]]+{rewrite['path']}/?([[:space:]]|$)#{rewrite['url']}\\1#g"
 
 
 def exec_form(argv: Iterable[str]) -> str:
@@ -74,7 +66,6 @@ def environment() -> jinja2.Environment:
     env.filters["q"] = shell_quote
     env.filters["docker_kv"] = docker_kv
     env.filters["exec_form"] = exec_form
-    env.filters["apt_uri_sed"] = apt_uri_sed
     return env
 
 

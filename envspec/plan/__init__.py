@@ -1,0 +1,66 @@
+"""plan: Resolved → the ordered build steps and the files the build context must hold.
+
+This package is the ONE place that decides layer order (`_LAYERS` below), and its builders
+decide every command, flag and path as typed instructions (`steps.py`); the templates only lay
+them out. Docker reuses a cached layer only while every layer before it is unchanged, so steps
+go from least to most likely to change:
+
+  base → env → CA certificates → apt mirror → apt (one layer) → compilers → user →
+  Python/conda runtime → dependency manifests (environment.yml, requirements) → torch →
+  pip packages from the spec → user files → run steps → CA clean-up → runtime settings → labels
+
+Consequences users can rely on: editing the spec's pip list rebuilds only the pip layer and
+what follows it; editing code copied with `copy:` never reinstalls packages; labels (which
+carry the spec hash) are last, so they never invalidate a real layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from envspec.plan import image, python, system
+from envspec.plan.steps import CacheMounts, Context, ContextFile, Step
+from envspec.resolve.model import Resolved
+
+__all__ = ["BuildPlan", "CacheMounts", "ContextFile", "Step", "make_plan"]
+
+_LAYERS: tuple[Callable[[Resolved, Context], list[Step]], ...] = (
+    system.env, system.ca_certificates, system.apt_mirror, system.apt, system.compilers,
+    system.user, python.python_runtime, python.manifests, python.torch, python.pip,
+    image.copy, image.run_steps, system.ca_cleanup, image.runtime, image.labels,
+)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    steps: tuple[Step, ...]
+    files: Mapping[str, ContextFile]  # context-relative path → content
+    spec_name: str
+    spec_file: str
+    base_image: str
+
+
+def make_plan(
+    resolved: Resolved, extra_ca_certs: tuple[Path, ...] = (), *, buildkit: bool = False
+) -> BuildPlan:
+    cache = cache_mounts(resolved) if buildkit else CacheMounts()
+    ctx = Context(certs=extra_ca_certs, cache=cache)
+    steps = tuple(step for layer in _LAYERS for step in layer(resolved, ctx))
+    return BuildPlan(steps, ctx.files, resolved.spec.name, resolved.spec_path.name,
+                     resolved.base.image)
+
+
+def cache_mounts(r: Resolved) -> CacheMounts:
+    """BuildKit cache mounts, owned by the non-root user where pip and conda run as it."""
+    user = r.spec.user
+    owner = f",uid={user.uid},gid={user.gid}" if user else ""
+    home = f"/home/{user.name}" if user else "/root"
+    conda = r.python.conda.base_prefix if r.python and r.python.conda else None
+    return CacheMounts(
+        apt=("type=cache,target=/var/cache/apt,sharing=locked",
+             "type=cache,target=/var/lib/apt/lists,sharing=locked"),
+        pip=(f"type=cache,target={home}/.cache/pip{owner}",) if r.python else (),
+        conda=(f"type=cache,target={conda}/pkgs{owner}",) if conda else (),
+    )
