@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import get_args
@@ -22,7 +23,7 @@ from envspec.plan.steps import (
     sh,
 )
 from envspec.plan.system import CA_DIR, ca_cleanup, installs_ca_certificates
-from envspec.render import render_dockerfile
+from envspec.render import render_dockerfile, templates_dir
 from envspec.resolve import Resolved, resolve
 from envspec.resolve.model import AptRepo
 from tests.conftest import EXAMPLES
@@ -177,3 +178,19 @@ def test_every_example_plans_only_typed_instructions_and_renders_each_once() -> 
         copies = sum(isinstance(i, Copy) for i in instructions)
         assert text.count("\nRUN ") == runs
         assert text.count("\nCOPY ") == copies
+
+
+def test_partials_lay_out_and_decide_nothing() -> None:
+    """Decisions live in envspec/plan/; a partial only imports the layout macro and calls it."""
+    partials = sorted((Path(templates_dir()) / "partials").glob("*.j2"))
+    assert partials
+    for partial in partials:
+        tags = re.findall(r"{%-?\s*(\w+)", partial.read_text())
+        assert tags == ["from"], f"{partial.name} decides something: {tags}"
+
+
+def test_every_planned_step_has_its_partial() -> None:
+    names = {step.name for example in EXAMPLES
+             for step in make_plan(resolve(load_spec(example / "env.yaml"))).steps}
+    for name in names:
+        assert (Path(templates_dir()) / "partials" / f"{name}.j2").is_file(), name
