@@ -29,6 +29,7 @@ class PackageManager(Protocol):
 
 _SOURCES = "/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources"
 _KEYRINGS = "/etc/apt/keyrings"
+_INSTALL = "apt-get install -y --no-install-recommends"
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,8 @@ class Apt:
             commands += self._repository_tools()
             for repo in repositories:
                 commands += self.add_repository(repo)
-        commands += [self.update(), sh(self._INSTALL, *packages), *then, *self._clean()]
+        commands += [self.update(), sh(_INSTALL, *packages), *then, *self._clean()]
         return run(*commands, mounts=self.cache)
-
-    _INSTALL = "apt-get install -y --no-install-recommends"
 
     def update(self) -> Command:
         return sh("apt-get update")
@@ -65,7 +64,7 @@ class Apt:
         """Rewrites classic sources.list and deb822 *.sources files alike, then fails the build
         if nothing changed (a silent no-op is the bug this step exists for)."""
         rewrites = [(f"/{self.family}", mirror)]
-        if security_mirror:  # first: /debian would not match it, but keep it unambiguous
+        if security_mirror:  # _uri_sed's boundary keeps /debian from matching it
             rewrites.insert(0, (f"/{self.family}-security", security_mirror))
         seds = "".join(f"-e {shlex.quote(_uri_sed(path, url))} " for path, url in rewrites)
         rewrite = (f"for f in {_SOURCES}; do \\\n"
@@ -79,7 +78,7 @@ class Apt:
         return run(rewrite, check)
 
     def _repository_tools(self) -> tuple[Command, ...]:
-        return (self.update(), sh(f"{self._INSTALL} ca-certificates curl"),
+        return (self.update(), sh(f"{_INSTALL} ca-certificates curl"),
                 sh(f"install -d -m 0755 {_KEYRINGS}"))
 
     def _keep_downloads(self) -> tuple[Command, ...]:
