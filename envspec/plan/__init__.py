@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envspec.plan import image, python, system
+from envspec.plan.packages import package_manager
 from envspec.plan.steps import CacheMounts, Context, ContextFile, Step
 from envspec.resolve.model import Resolved
 
@@ -59,8 +60,7 @@ def cache_mounts(r: Resolved) -> CacheMounts:
     home = f"/home/{user.name}" if user else "/root"
     conda = r.python.conda.base_prefix if r.python and r.python.conda else None
     return CacheMounts(
-        apt=("type=cache,target=/var/cache/apt,sharing=locked",
-             "type=cache,target=/var/lib/apt/lists,sharing=locked"),
+        system=package_manager(r.base.distro.family).cache_mounts(),
         pip=(f"type=cache,target={home}/.cache/pip{owner}",) if r.python else (),
         conda=(f"type=cache,target={conda}/pkgs{owner}",) if conda else (),
     )

@@ -1,6 +1,7 @@
 """The distribution's package manager: every command a step needs to install system packages.
 
-Steps ask `package_manager(family, cache)` for the object and never spell apt themselves, so
+Steps ask `package_manager(family, cache)` for the object (the plan asks it for its BuildKit
+cache mounts) and never spell apt themselves, so
 another family (dnf on Rocky Linux/UBI) is one more class with the same methods, registered in
 _FOR_FAMILY; no step and no template changes.
 """
@@ -26,6 +27,10 @@ class PackageManager(Protocol):
         """Point the distribution's sources at a mirror (and its security updates at another)."""
         ...
 
+    def cache_mounts(self) -> tuple[str, ...]:
+        """BuildKit cache mounts keeping downloads and indexes between builds."""
+        ...
+
 
 _SOURCES = "/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources"
 _KEYRINGS = "/etc/apt/keyrings"
@@ -38,7 +43,12 @@ class Apt:
     without them every layer cleans up after itself, so no index or .deb lands in the image."""
 
     family: Family
-    cache: tuple[str, ...] = ()
+    cache: tuple[str, ...] = ()  # cache_mounts() under BuildKit; none for the classic builder
+
+    def cache_mounts(self) -> tuple[str, ...]:
+        # sharing=locked: concurrent builds would otherwise fight over apt's lock files there
+        return ("type=cache,target=/var/cache/apt,sharing=locked",
+                "type=cache,target=/var/lib/apt/lists,sharing=locked")
 
     def install(self, packages: tuple[str, ...], repositories: tuple[AptRepo, ...] = (),
                 then: tuple[Command, ...] = ()) -> Run:

@@ -104,7 +104,7 @@ class CacheMounts:
     """BuildKit cache mounts per package manager; empty for the classic builder (docker-py),
     which rejects `RUN --mount`. With them, downloads survive between builds outside the image."""
 
-    apt: tuple[str, ...] = ()
+    system: tuple[str, ...] = ()  # the distribution's package manager (apt)
     pip: tuple[str, ...] = ()
     conda: tuple[str, ...] = ()
 

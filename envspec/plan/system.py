@@ -62,7 +62,7 @@ def apt(r: Resolved, ctx: Context) -> list[Step]:
         return []
     # The bundle gains the extra certificates only once the ca-certificates package is in.
     then = (sh("update-ca-certificates"),) if installs_ca_certificates(r, ctx.certs) else ()
-    manager = package_manager(r.base.distro.family, ctx.cache.apt)
+    manager = package_manager(r.base.distro.family, ctx.cache.system)
     return [Step("apt", "apt packages",
                  (manager.install(r.apt.packages, r.apt.repositories, then),))]
 

@@ -101,6 +101,7 @@ def test_mirror_rewrites_security_first_and_fails_when_nothing_matched() -> None
 
 def test_package_manager_is_chosen_by_distro_family() -> None:
     assert isinstance(package_manager("ubuntu", APT_CACHE), Apt)
+    assert package_manager("debian").cache_mounts() == APT_CACHE
     assert package_manager("debian", APT_CACHE).install(("x",)).mounts == APT_CACHE
 
 
