@@ -27,6 +27,7 @@ from envspec.resolve.model import Resolved
 
 __all__ = ["BuildPlan", "CacheMounts", "ContextFile", "Step", "make_plan"]
 
+# The layer order, least to most likely to change (see above); each builder adds 0+ steps.
 _LAYERS: tuple[Callable[[Resolved, Context], list[Step]], ...] = (
     system.env, system.ca_certificates, system.apt_mirror, system.apt, system.compilers,
     system.user, python.python_runtime, python.manifests, python.torch, python.pip,

@@ -91,11 +91,12 @@ class Step:
 
 
 def sh(text: str, *args: str) -> Command:
-    """A command for Run; the spelling keeps builders close to the shell they produce."""
+    """A shell command; `args` (packages, requirements) are quoted and laid out one per line."""
     return Command(text, tuple(args))
 
 
 def run(*commands: Command | str, mounts: tuple[str, ...] = ()) -> Run:
+    """One RUN of these commands, in order; a plain string is a command without args."""
     return Run(tuple(c if isinstance(c, Command) else Command(c) for c in commands), mounts)
 
 
