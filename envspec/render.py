@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping
@@ -14,6 +13,7 @@ import jinja2
 
 from envspec import __version__
 from envspec.plan import BuildPlan
+from envspec.user_cache import user_cache_dir
 
 _PACKAGED = Path(__file__).parent / "templates"  # inside the wheel
 _SOURCE = Path(__file__).parent.parent / "templates"  # in a source checkout
@@ -72,11 +72,8 @@ def environment() -> jinja2.Environment:
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs: compiling them is most of a render's own time.
     Jinja keys each entry by the template's source checksum, so edited templates recompile."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    folder = base / "envspec" / f"jinja-{__version__}"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError:
+    folder = user_cache_dir(f"jinja-{__version__}")
+    if folder is None:
         return None  # read-only home: render without the cache
     return jinja2.FileSystemBytecodeCache(str(folder))
 

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
-from importlib.resources import files
-from typing import Any
-
-import yaml
 
 from envspec.catalog import Catalog, Distro
 from envspec.resolve.mirrors import mirror_url
@@ -16,12 +11,6 @@ from envspec.spec import Apt, AptRepository
 
 PPA_URI = "https://ppa.launchpadcontent.net/{owner}/{name}/ubuntu"
 KEYSERVER = "https://keyserver.ubuntu.com/pks/lookup?op=get&search=0x{fingerprint}"
-
-
-@cache
-def _known_ppas() -> dict[str, Any]:
-    data = yaml.safe_load((files("envspec") / "data" / "ppas.yaml").read_text("utf-8"))
-    return dict(data["ppas"])
 
 
 def ppas_in(apt: Apt) -> set[str]:
@@ -42,9 +31,9 @@ def resolve_apt(
     if mirror:
         out.decide("apt.mirror", mirror, "spec", f"replaces the {distro.family} archive in every "
                    "sources file (classic and deb822)")
-    repos = [_repo(r, i, distro, out) for i, r in enumerate(apt.repositories)]
+    repos = [_repo(r, i, distro, catalog, out) for i, r in enumerate(apt.repositories)]
     user_ppas = ppas_in(apt)
-    repos += [_ppa(p, distro, out, ("apt",)) for p in extra_ppas if p not in user_ppas]
+    repos += [_ppa(p, distro, catalog, out, ("apt",)) for p in extra_ppas if p not in user_ppas]
     packages = tuple(sorted({*apt.packages, *extra_packages}))
     return ResolvedApt(mirror, security, packages, tuple(r for r in repos if r is not None))
 
@@ -58,28 +47,32 @@ def _plain_http(ref: str | None, url: str | None) -> str | None:
     return "http://" + url.removeprefix("https://")
 
 
-def _repo(repo: AptRepository, index: int, distro: Distro, out: Collector) -> AptRepo | None:
+def _repo(
+    repo: AptRepository, index: int, distro: Distro, catalog: Catalog, out: Collector
+) -> AptRepo | None:
     path = ("apt", "repositories", index)
     if repo.ppa:
-        return _ppa(repo.ppa, distro, out, path)
+        return _ppa(repo.ppa, distro, catalog, out, path)
     assert repo.url is not None and repo.key_url is not None  # guaranteed by the model
     name = "envspec-" + "".join(c if c.isalnum() else "-" for c in repo.url.split("://")[1])
     suite = repo.suite or distro.codename
     return AptRepo(name.strip("-")[:60], repo.url, suite, tuple(repo.components), repo.key_url)
 
 
-def _ppa(ppa: str, distro: Distro, out: Collector, path: tuple[str | int, ...]) -> AptRepo | None:
+def _ppa(
+    ppa: str, distro: Distro, catalog: Catalog, out: Collector, path: tuple[str | int, ...]
+) -> AptRepo | None:
     if distro.family != "ubuntu":
         out.error("apt.ppa-os", f"PPAs are built for Ubuntu; {distro.id} cannot use {ppa}", path,
                   "use a `url:` repository made for Debian, or an Ubuntu base")
         return None
-    known = _known_ppas().get(ppa)
+    known = catalog.ppa(ppa)
     if known is None:
         out.error("apt.ppa-key", f"envspec does not know the signing key of PPA {ppa}", path,
                   "give it as `url:` + `key_url:` (the key's URL from the PPA's Launchpad page)")
         return None
     owner, name = ppa.split("/")
     out.decide(f"apt.repositories.{ppa}", f"ppa:{ppa}", "catalog",
-               f"key {known['fingerprint'][-16:]} pinned by fingerprint")
+               f"key {known.fingerprint[-16:]} pinned by fingerprint")
     return AptRepo(f"ppa-{owner}-{name}", PPA_URI.format(owner=owner, name=name),
-                   distro.codename, ("main",), KEYSERVER.format(**known))
+                   distro.codename, ("main",), KEYSERVER.format(fingerprint=known.fingerprint))

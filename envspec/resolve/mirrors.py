@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from envspec.catalog import Catalog
+from envspec.catalog import Catalog, MirrorKey
 from envspec.loader import KeyPath
 from envspec.resolve.model import Collector
 
 
 def mirror_url(
-    ref: str | None, purpose: str, catalog: Catalog, out: Collector, path: KeyPath
+    ref: str | None, purpose: MirrorKey, catalog: Catalog, out: Collector, path: KeyPath
 ) -> str | None:
     """URL for `purpose` (ubuntu, debian, debian-security, pypi, conda) or None to keep defaults.
 

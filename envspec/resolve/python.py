@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-from importlib.resources import files
-
-import yaml
-
 from envspec.catalog import Catalog, Distro
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import (
@@ -46,20 +40,6 @@ def resolve_python(
     return resolved, apt, needed_ppas
 
 
-@dataclass(frozen=True)
-class CondaDefaults:
-    installer_version: str
-    url_template: str  # {version} and {arch} are filled in
-    python: str
-
-
-@cache
-def load_conda_defaults(distribution: str) -> CondaDefaults:
-    data = yaml.safe_load((files("envspec") / "data" / "conda.yaml").read_text("utf-8"))
-    row = data["installers"][distribution]
-    return CondaDefaults(row["version"], row["url"], row["python"])
-
-
 def _system(
     python: Python, distro: Distro, ppas: set[str], out: Collector
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -94,12 +74,11 @@ def _conda(
     python: Python, catalog: Catalog, out: Collector
 ) -> tuple[str, str, str, ResolvedConda]:
     settings = python.conda or Conda()
-    defaults = load_conda_defaults(settings.distribution)
+    defaults = catalog.conda_installer(settings.distribution)
     version = python.version or defaults.python
     out.decide("python.version", version, "spec" if python.version else "default",
                f"installed into the conda env {CONDA_ENV}")
-    installer = _installer_url(settings, defaults.installer_version, defaults.url_template,
-                               catalog, out)
+    installer = _installer_url(settings, defaults.version, defaults.url, catalog, out)
     conda = ResolvedConda(
         installer_url=installer,
         installer_sha256=settings.installer_sha256,

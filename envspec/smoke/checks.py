@@ -10,12 +10,10 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
 from types import MappingProxyType
 from typing import Any, Literal
 
-import yaml
-
+from envspec.catalog import load_catalog
 from envspec.requirements import RequirementError, canonical_name, parse_requirement
 from envspec.spec import SmokeCheck
 
@@ -72,9 +70,8 @@ def normalize(name: str) -> str:
 
 @functools.cache
 def _import_table() -> Mapping[str, str | None]:
-    text = files("envspec").joinpath("data/import_names.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)["import_names"]
-    return MappingProxyType({normalize(str(k)): (None if v is None else str(v)) for k, v in data.items()})
+    names = load_catalog().import_names()
+    return MappingProxyType({normalize(k): v for k, v in names.items()})
 
 
 def import_name(distribution: str) -> str | None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.resources import files
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from envspec.catalog import (
     Catalog,
     CatalogDataError,
+    CudaImage,
     Distro,
     TorchRelease,
     dump_cuda_images,
@@ -239,19 +242,69 @@ def test_cuda_images_file_is_in_canonical_form() -> None:
     assert dump_cuda_images(parse_cuda_images(text), header) == text
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="reference copies not available")
-def test_cuda_images_file_matches_its_generator(tmp_path: Path) -> None:
-    path = Path(__file__).resolve().parents[2] / "tools" / "build_cuda_catalog.py"
-    spec = importlib.util.spec_from_file_location("build_cuda_catalog", path)
+@pytest.fixture(scope="module")
+def refresh_tool() -> ModuleType:
+    return _tool("refresh_catalog")
+
+
+@pytest.fixture(scope="module")
+def generated_images(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """cuda_images.yaml as tools/build_cuda_catalog.py writes it from the reference copies."""
+    if not REFERENCE.is_dir():
+        pytest.skip(f"the reference copies ({REFERENCE}) are not on this machine")
+    out = tmp_path_factory.mktemp("generated") / "cuda_images.yaml"
+    assert _tool("build_cuda_catalog").main(["--reference", str(REFERENCE), "--output", str(out)]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def _tool(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    out = tmp_path / "cuda_images.yaml"
-    assert tool.main(["--reference", str(REFERENCE), "--output", str(out)]) == 0
+    return tool
+
+
+def _assert_is_refresh_of(refreshed: Sequence[CudaImage], generated: Sequence[CudaImage]) -> None:
+    """What tools/refresh_catalog.py may change: statuses and dates, never the tags known."""
+    now = {img.tag: img for img in refreshed}
+    lost = [img.tag for img in generated if img.tag not in now]
+    assert not lost, f"a refresh never drops tags: {lost[:5]}"
+    for old in generated:
+        new = now[old.tag]
+        assert new.last_seen >= old.last_seen, new
+        if new.status != old.status:
+            assert new.status in ("deleted", "eol"), (old, new)
+            assert new.status == "eol" or new.deleted_on is not None, new
+    for img in refreshed:
+        assert img.status != "deleted" or img.deleted_on or img.tag in {g.tag for g in generated}
+
+
+def test_cuda_images_file_matches_its_generator(
+    generated_images: str, refresh_tool: ModuleType
+) -> None:
     shipped = (files("envspec") / "data" / "cuda_images.yaml").read_text(encoding="utf-8")
-    if "# Last refresh:" in shipped:
-        pytest.skip("the shipped catalog was refreshed from a registry since it was generated")
-    assert out.read_text(encoding="utf-8") == shipped
+    if refresh_tool.REFRESH_MARK in shipped:  # statuses and dates moved on since generation; tags did not
+        _assert_is_refresh_of(parse_cuda_images(shipped), parse_cuda_images(generated_images))
+    else:
+        assert generated_images == shipped
+
+
+def test_refresh_check_accepts_a_refresh_and_catches_a_lost_tag(
+    generated_images: str, refresh_tool: ModuleType
+) -> None:
+    generated = parse_cuda_images(generated_images)
+    live = sorted(img.tag for img in generated if img.status != "deleted")
+    seen = {*live[::2], "13.9.0-devel-ubuntu26.04"}  # half of them went; one tag is new
+    refreshed = refresh_tool.refresh(generated, seen, "2031-01-01")
+    _assert_is_refresh_of(refreshed, generated)
+    assert {img.status for img in refreshed if img.tag in live[1::2]} == {"deleted"}
+    with pytest.raises(AssertionError, match="never drops tags"):
+        _assert_is_refresh_of(refreshed[1:], generated)
+    with pytest.raises(AssertionError):
+        _assert_is_refresh_of([dataclasses.replace(i, last_seen="2000-01-01") for i in refreshed],
+                              generated)
 
 
 def test_find_images(catalog: Catalog) -> None:

@@ -1,0 +1,260 @@
+"""pydantic models of `envspec/data/*.yaml`: one document model per file, registered in DATA_FILES.
+
+Every model is strict (no coercion: an unquoted version is a float and fails instead of
+becoming "12.1" or "12.10"), forbids unknown keys (a typo in a data file fails loudly) and is
+frozen. The row models are the records the catalog hands out (`Distro`, `TorchRelease`, …).
+Validators are built lazily (`defer_build`): a run whose data files are unchanged reuses the
+validated form cached by loading.py and never builds them.
+
+Adding a data file: write `envspec/data/<name>.yaml` with a sourced header, a document model
+here (top-level keys as fields), an entry in DATA_FILES, and the look-ups in queries.py.
+tests/unit/test_catalog_models.py then validates it and checks the cached form reproduces it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+
+from envspec.catalog.records import FLAVORS, Flavor, TagStatus, is_dotted_version
+
+T = TypeVar("T")
+TORCH_INDEX = "https://download.pytorch.org/whl"
+
+Family = Literal["ubuntu", "debian"]
+SourcesLayout = Literal["classic", "deb822"]
+IndexStyle = Literal["find-links", "extra-index", "index"]
+Confidence = Literal["uncertain", "third-party", "conflicting", "unknown"]
+CondaDistribution = Literal["miniconda", "miniforge"]
+MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda"]
+
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _dotted(value: str) -> str:
+    if not is_dotted_version(value):
+        raise ValueError(f"{value!r} is not a dotted version (quote versions)")
+    return value
+
+
+def _tuple_from_list(value: object) -> object:
+    """YAML has lists only; rows keep tuples so that records are immutable and hashable."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+Items = Annotated[tuple[T, ...], BeforeValidator(_tuple_from_list)]
+Version = Annotated[str, AfterValidator(_dotted)]
+Date = Annotated[str, _matching(r"\d{4}-\d{2}-\d{2}", "a YYYY-MM-DD date")]
+DriverVersion = Annotated[str, _matching(r"\d+(\.\d+)*", "a driver version like 535.104.05")]
+DriverBranch = Annotated[str, _matching(r"R\d+", "a driver branch like R580")]
+UbuntuId = Annotated[str, _matching(r"ubuntu\d+\.\d+", "an Ubuntu id like ubuntu22.04")]
+TorchVariant = Annotated[str, _matching(r"cu\d+", "a wheel variant like cu121")]
+HttpsUrl = Annotated[str, _matching(r"https://[^\s'\"]+", "an https:// URL")]
+ModuleName = Annotated[str, _matching(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", "a Python module path")]
+Fingerprint = Annotated[str, _matching(r"[0-9A-F]{40}", "a 40-digit upper-case key fingerprint")]
+PpaName = Annotated[str, _matching(r"[a-z0-9][a-z0-9.+-]*/[a-z0-9][a-z0-9.+-]*", "owner/name")]
+
+
+def split_variant(variant: str) -> tuple[str | None, Flavor]:
+    """ "cudnn8-devel" -> ("cudnn8", "devel"); "base" -> (None, "base")."""
+    cudnn, _, flavor = variant.rpartition("-")
+    if flavor not in FLAVORS or (cudnn and not re.fullmatch(r"cudnn\d*", cudnn)):
+        raise ValueError(f"malformed variant {variant!r}")
+    if cudnn and flavor == "base":
+        raise ValueError(f"{variant!r}: cuDNN images are runtime or devel only")
+    return cudnn or None, flavor
+
+
+def _variant(value: str) -> str:
+    split_variant(value)
+    return value
+
+
+ImageVariant = Annotated[str, AfterValidator(_variant)]
+
+
+class Row(BaseModel):
+    """Base of every data-file model."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+
+class Sourced(Row):
+    """A row that may qualify its own source (see each file's header)."""
+
+    confidence: Confidence | None = None
+    note: str | None = None
+
+
+# ----------------------------------------------------------------- cuda_images.yaml
+
+
+class CudaImageRow(Row):
+    """One CUDA version x Ubuntu release x status x date; `variants` expand to tags."""
+
+    cuda: Version
+    os: UbuntuId
+    status: TagStatus
+    last_seen: Date
+    deleted_on: Date | None = None
+    variants: Items[ImageVariant]
+
+
+class CudaImagesFile(Row):
+    images: Items[CudaImageRow]
+
+
+# ----------------------------------------------------------------- cuda_drivers.yaml
+
+
+class MinorCompatRow(Sourced):
+    major: int
+    min: DriverVersion | None
+    below: DriverVersion | None = None  # the table's upper bound, informational
+
+
+class BranchRow(Row):
+    cuda: Version
+    branch: DriverBranch
+
+
+class ToolkitDriverRow(Sourced):
+    cuda: Version  # a full version, or "X.Y" covering every X.Y.Z
+    linux_min: DriverVersion | None  # null: unknown
+    branch: DriverBranch | None = None
+
+
+class CudaDriversFile(Row):
+    minor_version_compat: Items[MinorCompatRow]
+    branches: Items[BranchRow]
+    toolkits: Items[ToolkitDriverRow]
+
+
+# ----------------------------------------------------------------- cuda_gcc.yaml
+
+
+class GccLimit(Sourced):
+    cuda: Version  # "major.minor", or a full version overriding its minor
+    max: int
+    min: int | None
+
+
+class CudaGccFile(Row):
+    limits: Items[GccLimit]
+
+
+# ----------------------------------------------------------------- distros.yaml
+
+
+class Distro(Sourced):
+    id: str
+    family: Family
+    version: str
+    codename: str
+    docker_image: str
+    sources_layout: SourcesLayout
+    default_gcc: int
+    gcc_packages: Items[int]
+    default_python: Version
+    python_packages: Items[Version] = ()
+    deadsnakes_python: Items[Version] = ()
+    pep668: bool
+    eol: Date | None = None
+
+
+class DistrosFile(Row):
+    distros: Items[Distro]
+
+
+# ----------------------------------------------------------------- torch.yaml
+
+
+class TorchRelease(Sourced):
+    torch: Version
+    torchvision: Version | None
+    torchaudio: Version | None
+    variants: Items[TorchVariant]
+    default_cuda: Version
+    python: Items[Version]
+    index_style: IndexStyle
+    uncertain_variants: Items[TorchVariant] = ()
+
+    @model_validator(mode="after")
+    def _uncertain_are_variants(self) -> TorchRelease:
+        if not set(self.uncertain_variants) <= set(self.variants):
+            raise ValueError("`uncertain_variants` must be a subset of `variants`")
+        return self
+
+    def index_url(self, variant: str) -> str:
+        """Where pip finds the `+<variant>` wheels; check `variants` first."""
+        if self.index_style == "find-links":
+            return f"{TORCH_INDEX}/torch_stable.html"
+        return f"{TORCH_INDEX}/{variant}"
+
+
+class TorchFile(Row):
+    releases: Items[TorchRelease]
+
+
+# ----------------------------------------------------------------- small tables
+
+
+class MirrorPreset(Row):
+    name: str
+    urls: dict[MirrorKey, HttpsUrl]  # a missing key: no preset, the distribution's default
+
+
+class MirrorsFile(Row):
+    mirrors: Items[MirrorPreset]
+
+
+class ImportNamesFile(Row):
+    import_names: dict[str, ModuleName | None]  # null: nothing to import, ask the installer
+
+
+class Ppa(Row):
+    fingerprint: Fingerprint
+
+
+class PpasFile(Row):
+    ppas: dict[PpaName, Ppa]
+
+
+class CondaInstaller(Row):
+    version: str
+    url: HttpsUrl  # with {version} and {arch} placeholders
+    python: Version
+
+    @model_validator(mode="after")
+    def _has_placeholders(self) -> CondaInstaller:
+        if "{version}" not in self.url or "{arch}" not in self.url:
+            raise ValueError("`url` must contain {version} and {arch}")
+        return self
+
+
+class CondaFile(Row):
+    installers: dict[CondaDistribution, CondaInstaller]
+
+
+DATA_FILES: dict[str, type[Row]] = {
+    "cuda_images.yaml": CudaImagesFile,
+    "cuda_drivers.yaml": CudaDriversFile,
+    "cuda_gcc.yaml": CudaGccFile,
+    "distros.yaml": DistrosFile,
+    "torch.yaml": TorchFile,
+    "mirrors.yaml": MirrorsFile,
+    "import_names.yaml": ImportNamesFile,
+    "ppas.yaml": PpasFile,
+    "conda.yaml": CondaFile,
+}
