@@ -232,6 +232,8 @@ def _message(error: Any, loc_path: KeyPath) -> str:
 
 def _hint(error: Any, loc_path: KeyPath, typed: str | None) -> str | None:
     kind = error["type"]
+    if "hint" in (error.get("ctx") or {}):  # a validator that knows better (spec.CudaVersion)
+        return str(error["ctx"]["hint"])
     if kind == "extra_forbidden" and loc_path:
         return _did_you_mean(str(loc_path[-1]), _allowed_keys(loc_path[:-1]))
     if kind == "string_type" and isinstance(error.get("input"), float | int):

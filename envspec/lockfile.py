@@ -1,37 +1,51 @@
 """env.lock: the resolved choices, committed next to env.yaml so rebuilds years later match.
 
 The lock pins the base image (by digest once `envspec lock --refresh` has asked the registry)
-and the torch release a range like `torch>=2.1` resolved to, and records the hash of the spec it
-came from, so an edited spec is noticed.
+and the torch release a range like `torch>=2.1` resolved to, records the other versions the
+resolver chose (CUDA, GCC, Python) and the hash of the spec it came from, so an edited spec is
+noticed. Resolution reads it as an input (`ResolveInputs.lock`, see resolve/inputs.py), so
+`envspec explain` shows what the lock decided (source: lock).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from envspec import __version__
-from envspec.errors import Diagnostic, EnvspecError, Location, RefusedError
-from envspec.resolve.model import Decision, Resolved
+from envspec import __version__, grammar
+from envspec.catalog import FAST_LOADER
+from envspec.catalog.models import Items
+from envspec.errors import Diagnostic, Location, SpecError
+
+if TYPE_CHECKING:
+    from envspec.resolve.model import Resolved
 
 LOCK_NAME = "env.lock"
+LOCK_VERSION = 1  # the format; a newer envspec that changes it reads older ones
 HEADER = "# env.lock — written by `envspec lock`; commit it next to env.yaml. Do not edit.\n"
+REGENERATE = "regenerate it with `envspec lock` (add --refresh to pin the base image's digest)"
+
+Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-@dataclass(frozen=True)
-class Lock:
-    envspec: str
-    spec_sha256: str
-    base_image: str
-    base_digest: str | None
-    cuda: str | None
-    gcc: int | None
-    python: str | None
-    torch: tuple[str, ...]
+class Lock(BaseModel):
+    """One env.lock. Fields added later must be optional, so that older locks still read."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    lock_version: int = Field(LOCK_VERSION, ge=1, le=LOCK_VERSION)  # absent in the first locks
+    envspec: str  # the version that wrote it
+    spec_sha256: Sha256  # of the merged spec data (see resolve.spec_sha256)
+    base_image: Annotated[str, AfterValidator(grammar.image_reference)]
+    base_digest: Digest | None = None
+    cuda: str | None = None
+    gcc: int | None = None
+    python: str | None = None
+    torch: Items[str] = ()  # the torch wheel pins, e.g. ("torch==2.1.2", "torchvision==0.16.2")
 
     @property
     def pinned_image(self) -> str:
@@ -55,63 +69,52 @@ def lock_from(resolved: Resolved, digest: str | None = None) -> Lock:
 
 
 def dump_lock(lock: Lock) -> str:
-    data = dataclasses.asdict(lock)
-    data["torch"] = list(lock.torch)
-    return HEADER + yaml.safe_dump(data, sort_keys=False)
+    return HEADER + yaml.safe_dump(lock.model_dump(mode="json"), sort_keys=False)
 
 
 def read_lock(path: Path) -> Lock | None:
+    """The lock at `path`, None when there is none; a corrupt one is a located SpecError."""
     if not path.is_file():
         return None
+    text = path.read_text("utf-8")
     try:
-        data: Any = yaml.safe_load(path.read_text("utf-8"))
-        data["torch"] = tuple(data.get("torch") or ())
-        return Lock(**data)
-    except (yaml.YAMLError, TypeError, KeyError, AttributeError) as err:
-        raise EnvspecError(f"{path} is not a valid lock file ({err})",
-                           hint="regenerate it with `envspec lock`") from None
+        data: Any = yaml.load(text, Loader=FAST_LOADER)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = Location(str(path), mark.line + 1, mark.column + 1) if mark else Location(str(path))
+        raise _corrupt(f"{LOCK_NAME} is not valid YAML: {err.problem}", where) from None
+    if not isinstance(data, dict):
+        raise _corrupt(f"{LOCK_NAME} must be a mapping of keys", Location(str(path), 1, 1))
+    try:
+        return Lock.model_validate(data)
+    except ValidationError as err:
+        marks = _marks(yaml.compose(text, Loader=FAST_LOADER))
+        raise SpecError([_problem(e, path, marks) for e in err.errors()]) from None
 
 
-def apply_lock(resolved: Resolved, lock: Lock | None, *, locked: bool) -> Resolved:
-    """Build from the locked base image; a stale lock warns, or refuses under --locked."""
-    path = lock_path(resolved.spec_path)
-    if lock is None:
-        if locked:
-            raise RefusedError(f"--locked, but there is no {path}", hint="run `envspec lock`")
-        return resolved
-    if lock.spec_sha256 != resolved.spec_sha256:
-        if locked:
-            raise RefusedError(f"{path} was made from another version of {resolved.spec_path.name}",
-                               hint="run `envspec lock` and commit the result")
-        stale = Diagnostic("lock.stale", f"{LOCK_NAME} is stale: the spec changed since it was "
-                           "written; using the spec's own resolution", Location(str(path)),
-                           "run `envspec lock` to update it", "warning")
-        return dataclasses.replace(resolved, diagnostics=(*resolved.diagnostics, stale))
-    base = dataclasses.replace(resolved.base, image=lock.pinned_image)
-    resolved = _with_locked_torch(resolved, lock, path, locked=locked)
-    return dataclasses.replace(resolved, base=base, lock_used=True)
+def _marks(node: yaml.Node | None) -> dict[str, tuple[yaml.Mark, yaml.Mark]]:
+    """Top-level key -> where the key and where its value start."""
+    if not isinstance(node, yaml.MappingNode):
+        return {}
+    return {k.value: (k.start_mark, v.start_mark) for k, v in node.value}
 
 
-def _with_locked_torch(resolved: Resolved, lock: Lock, path: Path, *, locked: bool) -> Resolved:
-    """The torch release the lock recorded, not what a newer catalog would pick for a range."""
-    from envspec.catalog import load_catalog
-    from envspec.resolve.torch import locked_install
+def _problem(error: Any, path: Path, marks: dict[str, tuple[yaml.Mark, yaml.Mark]]) -> Diagnostic:
+    key = str(error["loc"][0]) if error["loc"] else ""
+    key_mark, value_mark = marks.get(key, (None, None))
+    mark = key_mark if error["type"] == "extra_forbidden" else value_mark
+    where = (Location(str(path), mark.line + 1, mark.column + 1, key) if mark
+             else Location(str(path), 1, 1, key or None))
+    message, hint = f"`{key}`: " + str(error["msg"]).removeprefix("Value error, "), REGENERATE
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key `{key}`"
+    elif error["type"] == "missing":
+        message = f"`{key}` is missing"
+    elif key == "lock_version" and error["type"] == "less_than_equal":
+        message = f"lock format {error['input']} is newer than this envspec reads ({LOCK_VERSION})"
+        hint = "upgrade envspec, or " + REGENERATE
+    return Diagnostic("lock.invalid", message, where, hint)
 
-    py = resolved.python
-    if py is None or py.torch is None or not lock.torch:
-        return resolved
-    torch = locked_install(py.torch, lock.torch, load_catalog())
-    if torch is py.torch:
-        return resolved
-    if torch is not None:
-        pinned = Decision("python.pip.torch", " ".join(torch.requirements), "lock",
-                          f"pinned by {LOCK_NAME}")
-        return dataclasses.replace(resolved, python=dataclasses.replace(py, torch=torch),
-                                   decisions=(*resolved.decisions, pinned))
-    message = (f"{LOCK_NAME} pins {' '.join(lock.torch)}, which envspec {__version__} cannot "
-               f"install with {py.torch.variant} wheels")
-    if locked:
-        raise RefusedError(message, hint="run `envspec lock` and commit the result")
-    unusable = Diagnostic("lock.torch", message + "; using the spec's own resolution",
-                          Location(str(path)), "run `envspec lock` to update it", "warning")
-    return dataclasses.replace(resolved, diagnostics=(*resolved.diagnostics, unusable))
+
+def _corrupt(message: str, where: Location) -> SpecError:
+    return SpecError([Diagnostic("lock.invalid", message, where, REGENERATE)])

@@ -1,11 +1,11 @@
-"""The pipeline, composed: load → resolve → (lock) → plan → render → context → build.
+"""The pipeline, composed: load → resolve (env.lock and --base-image are inputs) → plan → render
+→ context → build.
 
 Everything up to `compile_spec` is pure and needs no Docker; `ensure_image` adds the build.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +15,10 @@ from envspec.context import context_files
 from envspec.context_tar import ContextEntry, ContextTar
 from envspec.inputs import NO_INPUTS, BuildInputs
 from envspec.loader import LoadedSpec, load_spec
-from envspec.lockfile import apply_lock, lock_path, read_lock
+from envspec.lockfile import lock_path, read_lock
 from envspec.plan import BuildPlan, make_plan
 from envspec.render import render_dockerfile
-from envspec.resolve import Resolved, resolve
+from envspec.resolve import Resolved, ResolveInputs, resolve
 
 if TYPE_CHECKING:
     from envspec.build.request import BuildOutcome, BuildRequest
@@ -53,14 +53,12 @@ class Built:
 def compile_spec(
     spec_path: Path, inputs: BuildInputs = NO_INPUTS, *, buildkit: bool = False
 ) -> Compiled:
-    """load → resolve → lock → plan → render → context; `buildkit` adds cache mounts, which
-    only BuildKit accepts: the docker-py builder must always get buildkit=False."""
+    """load → resolve → plan → render → context; the lock next to the spec and `base_image`
+    are inputs of resolution, so each is a decision `envspec explain` shows. `buildkit` adds
+    cache mounts, which only BuildKit accepts: the docker-py builder must get buildkit=False."""
     loaded = load_spec(spec_path)
-    resolved = resolve(loaded)
-    resolved = apply_lock(resolved, read_lock(lock_path(spec_path)), locked=inputs.locked)
-    if inputs.base_image is not None:
-        resolved = dataclasses.replace(
-            resolved, base=dataclasses.replace(resolved.base, image=inputs.base_image))
+    lock = read_lock(lock_path(spec_path))
+    resolved = resolve(loaded, inputs=ResolveInputs(lock, inputs.locked, inputs.base_image))
     plan = make_plan(resolved, inputs.extra_ca_certs, buildkit=buildkit)
     dockerfile = render_dockerfile(plan)
     files = context_files(plan, dockerfile, resolved.spec_dir)

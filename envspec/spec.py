@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from envspec import grammar
 
@@ -40,6 +41,22 @@ ImageRef = Annotated[str, AfterValidator(grammar.image_reference)]
 VersionMajorMinor = Annotated[str, AfterValidator(grammar.major_minor)]
 
 
+def _cuda_version(value: str) -> str:
+    """A CUDA version's shape; whether an image exists for it is the resolver's question."""
+    try:
+        return grammar.cuda_version(value)
+    except ValueError as err:
+        from envspec.catalog import load_catalog  # only when there is something to suggest
+
+        close = load_catalog().close_cuda_versions(value)
+        hint = ("published versions near it: " + ", ".join(close) if close
+                else "write it like `12.4` (newest patch) or `12.4.1`")
+        raise PydanticCustomError("value_error", str(err), {"hint": hint}) from None
+
+
+CudaVersion = Annotated[str, AfterValidator(_cuda_version)]
+
+
 class Model(BaseModel):
     """Strict base: unknown keys are errors (typos must not be silently ignored)."""
 
@@ -54,7 +71,7 @@ class Base(Model):
         description="Operating system of the image, e.g. ubuntu22.04 or debian12. "
         "Required unless `image` names an image whose OS envspec cannot guess.",
     )
-    cuda: str | None = Field(
+    cuda: CudaVersion | None = Field(
         None,
         description="CUDA version: '12.4' (latest patch envspec knows) or '12.4.1'. "
         "Omit for a CPU-only image.",
@@ -77,8 +94,6 @@ class Base(Model):
     def _os_or_image(self) -> Base:
         if self.os is None and self.image is None:
             raise ValueError("set `os` (e.g. ubuntu22.04) or an explicit `image`")
-        if self.cuda is not None:
-            grammar.cuda_version(self.cuda)
         return self
 
 

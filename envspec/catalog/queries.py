@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -75,6 +77,18 @@ class Catalog:
 
     def cuda_versions(self) -> list[str]:
         return sorted({img.cuda for img in self._images}, key=version_key)
+
+    def close_cuda_versions(self, typed: str, limit: int = 6) -> list[str]:
+        """Published CUDA versions nearest to something mistyped: those starting with its
+        leading numbers ("12.4.x" -> 12.4.0, 12.4.1), else the most similar strings."""
+        alive = sorted({i.cuda for i in self._images if i.status != "deleted"}, key=version_key)
+        numbers = re.findall(r"\d+", typed)[:2]
+        for depth in range(len(numbers), 0, -1):
+            prefix = ".".join(numbers[:depth])
+            found = [v for v in alive if v == prefix or v.startswith(f"{prefix}.")]
+            if found:
+                return found[-limit:]
+        return difflib.get_close_matches(typed, alive, n=limit, cutoff=0.4)
 
     # drivers
     def driver_requirement(self, cuda: str) -> DriverRequirement:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from envspec.cli import cli
 from envspec.cli.options import build_input_options
 from envspec.errors import Diagnostic, RefusedError
 from envspec.inputs import BuildInputs
+
+if TYPE_CHECKING:
+    from envspec.resolve.model import Decision
 
 SPEC = click.argument(
     "spec", type=click.Path(dir_okay=False, path_type=Path), default="env.yaml", required=False
@@ -93,11 +97,13 @@ def schema(output: Path | None) -> None:
 @cli.command()
 @SPEC
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def explain(spec: Path, as_json: bool) -> None:
-    """Show every resolved value of SPEC, where it came from and why."""
+@build_input_options
+def explain(spec: Path, as_json: bool, inputs: BuildInputs) -> None:
+    """Show every resolved value of SPEC, where it came from and why (with the same env.lock and
+    build options as `build`, so the FROM line shown is the one that would be built)."""
     from envspec.pipeline import compile_spec
 
-    resolved = compile_spec(spec).resolved
+    resolved = compile_spec(spec, inputs).resolved
     rows = [(d.key, d.value, d.source, d.why) for d in resolved.decisions]
     if as_json:
         click.echo(json.dumps({
@@ -108,9 +114,14 @@ def explain(spec: Path, as_json: bool) -> None:
                              "hint": d.hint} for d in resolved.diagnostics],
         }, indent=2))
         return
-    click.echo(f"FROM {resolved.base.image}" + ("  (from env.lock)" if resolved.lock_used else ""))
+    click.echo(f"FROM {resolved.base.image}{_from_source(resolved.decision('base.image'))}")
     _print_table(("key", "value", "source", "why"), rows)
     _show_diagnostics(resolved.diagnostics, notes=True)
+
+
+def _from_source(decision: Decision | None) -> str:
+    names = {"lock": "env.lock", "cli": "--base-image"}
+    return f"  (from {names[decision.source]})" if decision and decision.source in names else ""
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -11,11 +11,17 @@ from envspec.loader import LoadedSpec
 from envspec.resolve.apt import ppas_in, resolve_apt
 from envspec.resolve.base import resolve_base
 from envspec.resolve.files import check_referenced_files
+from envspec.resolve.inputs import (
+    ResolveInputs,
+    apply_inputs,
+    apply_locked_torch,
+    refuse_unless_locked,
+)
 from envspec.resolve.model import Collector, Resolved, ResolvedPython
 from envspec.resolve.python import resolve_python
 from envspec.resolve.toolchain import resolve_gcc
 
-__all__ = ["Resolved", "resolve", "spec_sha256"]
+__all__ = ["ResolveInputs", "Resolved", "resolve", "spec_sha256"]
 
 
 def spec_sha256(loaded: LoadedSpec) -> str:
@@ -24,14 +30,20 @@ def spec_sha256(loaded: LoadedSpec) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def resolve(loaded: LoadedSpec, catalog: Catalog | None = None) -> Resolved:
-    """Raises SpecError carrying every error (and the warnings met on the way)."""
+def resolve(
+    loaded: LoadedSpec, catalog: Catalog | None = None, inputs: ResolveInputs | None = None
+) -> Resolved:
+    """Raises SpecError carrying every error (and the warnings met on the way); then, under
+    `inputs.locked`, RefusedError when the lock is missing, stale or cannot be honoured."""
     catalog = catalog or load_catalog()
+    inputs = inputs or ResolveInputs()
     spec = loaded.spec
+    sha256 = spec_sha256(loaded)
     out = Collector(loaded)
     base = resolve_base(spec.base, catalog, out)
     if base is None:
         raise SpecError(out.diagnostics)
+    base, lock_used = apply_inputs(base, inputs, sha256, loaded.path, out)
     user_ppas = ppas_in(spec.apt)
     gcc = resolve_gcc(spec.compilers, base, catalog, user_ppas, out)
     python: ResolvedPython | None = None
@@ -46,10 +58,13 @@ def resolve(loaded: LoadedSpec, catalog: Catalog | None = None) -> Resolved:
     check_referenced_files(spec, loaded.path.parent, out)
     if out.failed:
         raise SpecError(out.diagnostics)
+    refuse_unless_locked(inputs, sha256, loaded.path)
+    python = apply_locked_torch(python, inputs, sha256, loaded.path, catalog, out)
     return Resolved(
         spec=spec, spec_path=loaded.path, spec_dir=loaded.path.parent,
-        spec_sha256=spec_sha256(loaded), base=base, apt=apt, gcc=gcc, python=python,
+        spec_sha256=sha256, base=base, apt=apt, gcc=gcc, python=python,
         env=dict(spec.env), diagnostics=tuple(out.diagnostics), decisions=tuple(out.decisions),
+        lock_used=lock_used,
     )
 
 

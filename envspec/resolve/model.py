@@ -12,7 +12,9 @@ from envspec.errors import Diagnostic, Location
 from envspec.loader import KeyPath, LoadedSpec
 from envspec.spec import Spec
 
-Source = Literal["spec", "default", "catalog", "lock", "derived"]
+# Where a value came from: the spec, a default, the catalog, env.lock, a command-line option
+# (--base-image), or derived from other values.
+Source = Literal["spec", "default", "catalog", "lock", "cli", "derived"]
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,15 @@ class Resolved:
     env: Mapping[str, str]
     diagnostics: tuple[Diagnostic, ...]
     decisions: tuple[Decision, ...]
-    lock_used: bool = False
+    lock_used: bool = False  # the FROM image is the one env.lock pins
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity == "warning")
+
+    def decision(self, key: str) -> Decision | None:
+        """The last (deciding) decision on `key`, e.g. "base.image"."""
+        return next((d for d in reversed(self.decisions) if d.key == key), None)
 
 
 @dataclass

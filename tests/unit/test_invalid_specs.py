@@ -29,6 +29,8 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
     ("duplicate-key", HEAD + "apt:\n  packages: [a1]\n  packages: [b2]\n", "spec.duplicate-key", 6, 3, "set twice"),
     # --- wrong types ---
     ("cuda-float", HEAD + "  cuda: 12.4\n", "spec.string-type", 4, 9, "valid string"),
+    ("cuda-malformed", HEAD + "  cuda: '12.4.x'\n", "spec.value-error", 4, 9, "not a CUDA version"),
+    ("cuda-word", HEAD + "  flavor: devel\n  cuda: twelve\n", "spec.value-error", 5, 9, "not a CUDA version"),
     ("python-float", HEAD + "python:\n  version: 3.10\n", "spec.string-type", 5, 12, "valid string"),
     ("gcc-string", HEAD + "compilers:\n  gcc: eleven\n", "spec.int-parsing", 5, 8, "valid integer"),
     ("packages-not-list", HEAD + "apt:\n  packages: vim\n", "spec.list-type", 5, 13, "valid list"),
@@ -121,3 +123,13 @@ def test_gcc_hint_names_the_fix(write_spec: Callable[[str], Path]) -> None:
     hint = error.hint or ""
     assert "set compilers.gcc to 9 (available on ubuntu20.04)" in hint
     assert "use CUDA >= 11.1" in hint
+
+
+def test_malformed_cuda_hint_lists_published_versions_near_it(write_spec: Callable[[str], Path]) -> None:
+    with pytest.raises(SpecError) as caught:
+        compile_spec(write_spec(HEAD + "  cuda: 'v12.4'\n"))
+    [error] = caught.value.diagnostics
+    assert error.location is not None and error.location.key == "base.cuda"
+    assert error.hint is not None and error.hint.startswith("published versions near it: ")
+    listed = error.hint.split(": ", 1)[1].split(", ")
+    assert "12.4.1" in listed and all(v.startswith("12.4.") for v in listed)
