@@ -35,7 +35,7 @@ Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 class Lock(BaseModel):
     """One env.lock. Fields added later must be optional, so that older locks still read."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
 
     lock_version: int = Field(LOCK_VERSION, ge=1, le=LOCK_VERSION)  # absent in the first locks
     envspec: str  # the version that wrote it

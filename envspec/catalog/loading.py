@@ -17,6 +17,7 @@ import os
 import types
 from collections.abc import Callable, Mapping
 from importlib.resources import files
+from pathlib import Path
 from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
 
 import yaml
@@ -82,6 +83,7 @@ def load_documents() -> Documents:
     docs = {name: validate_document(name, text) for name, text in texts.items()}
     if cached is not None:
         _write_atomically(cached, json.dumps({n: d.model_dump(mode="json") for n, d in docs.items()}))
+        _remove_others(cached)
     return Documents(docs)
 
 
@@ -101,8 +103,18 @@ def _models_source() -> bytes:
         return __version__.encode()
 
 
-def _write_atomically(path: os.PathLike[str], text: str) -> None:
-    tmp = f"{os.fspath(path)}.{os.getpid()}.tmp"
+def _remove_others(keep: Path) -> None:
+    """Entries for data files as they were before an edit or upgrade will not be read again."""
+    try:
+        for old in keep.parent.glob("*.json"):
+            if old != keep:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # left for the next run
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as out:
             out.write(text)
