@@ -36,7 +36,7 @@ class Catalog:
 
     def __init__(self, documents: Documents | None = None) -> None:
         """`documents` as loaded by `load_documents`; None validates every file afresh."""
-        docs = documents or validate_all()
+        docs = documents if documents is not None else validate_all()
         self._images = expand_images(docs[CudaImagesFile].images)
         self._by_tag = {img.tag: img for img in self._images}
         self._drivers, self._compat = _index_drivers(docs[CudaDriversFile])
