@@ -37,10 +37,8 @@ def apply_inputs(
         out.decide("base.image", lock.pinned_image, "lock", _lock_reason(lock, base))
         base, lock_used = dataclasses.replace(base, image=lock.pinned_image), True
     elif lock is not None and not inputs.locked:
-        out.diagnostics.append(Diagnostic(
-            "lock.stale", f"{LOCK_NAME} is stale: the spec changed since it was written; using "
-            "the spec's own resolution", Location(str(lock_path(spec_path))),
-            "run `envspec lock` to update it", "warning"))
+        _lock_warning("lock.stale", f"{LOCK_NAME} is stale: the spec changed since it was "
+                      "written", spec_path, out)
     if inputs.base_image is not None:
         image = _checked_image(inputs.base_image)
         out.decide("base.image", image, "cli", f"--base-image replaces {base.image}; apt, "
@@ -70,10 +68,15 @@ def apply_locked_torch(
                f"install with {python.torch.variant} wheels")
     if inputs.locked:
         raise RefusedError(message, hint="run `envspec lock` and commit the result")
-    out.diagnostics.append(Diagnostic(
-        "lock.torch", message + "; using the spec's own resolution",
-        Location(str(lock_path(spec_path))), "run `envspec lock` to update it", "warning"))
+    _lock_warning("lock.torch", message, spec_path, out)
     return python
+
+
+def _lock_warning(code: str, problem: str, spec_path: Path, out: Collector) -> None:
+    """The lock is set aside (the spec's own resolution is used): a warning on env.lock."""
+    out.diagnostics.append(Diagnostic(
+        code, f"{problem}; using the spec's own resolution", Location(str(lock_path(spec_path))),
+        "run `envspec lock` to update it", "warning"))
 
 
 def refuse_unless_locked(inputs: ResolveInputs, spec_sha256: str, spec_path: Path) -> None:
