@@ -385,41 +385,33 @@ def _check_toolkit(ctx: _Context) -> None:
     )
 
 
+# How the doctor rates each driver verdict (envspec.driver_compat): limits and needs are warnings.
+VERDICT_STATUS: dict[str, Status] = {
+    "full": "ok",
+    "minor-compat": "warn",
+    "forward-compat": "warn",
+    "unknown": "warn",
+    "unsupported": "fail",
+}
+
+
 def _check_cuda(ctx: _Context) -> None:
     if ctx.cuda is None:
         return
-    name = f"driver for CUDA {ctx.cuda}"
-    from envspec.catalog import load_catalog
+    from envspec import driver_compat
 
-    need = load_catalog().driver_requirement(ctx.cuda)
+    name = f"driver for CUDA {ctx.cuda}"
     driver = ctx.gpus.driver_version if ctx.gpus else None
-    floor = need.exact_min or need.minor_compat_min
     if driver is None:
-        ctx.add(
-            name,
-            "fail" if ctx.gpu_required else "warn",
-            f"no driver to check; CUDA {ctx.cuda} needs >= {floor or 'unknown'}",
-        )
-    elif need.exact_min and nvidia.version_at_least(driver, need.exact_min):
-        ctx.add(name, "ok", f"driver {driver} >= {need.exact_min}")
-    elif need.minor_compat_min and nvidia.version_at_least(driver, need.minor_compat_min):
-        ctx.add(
-            name,
-            "warn",
-            f"driver {driver} runs CUDA {ctx.cuda} only under minor-version compatibility "
-            f"(>= {need.minor_compat_min}; full support from {need.exact_min or '?'}): "
-            "PTX JIT of newer code fails",
-            driver_fix(ctx.os_release, need.exact_min),
-        )
-    elif floor is None:
-        ctx.add(name, "warn", f"the catalog knows no driver minimum for CUDA {ctx.cuda}")
-    else:
-        ctx.add(
-            name,
-            "fail",
-            f"driver {driver} is too old for CUDA {ctx.cuda} (needs >= {floor})",
-            driver_fix(ctx.os_release, floor),
-        )
+        floor = driver_compat.driver_minimum(driver_compat.driver_thresholds(ctx.cuda))
+        status: Status = "fail" if ctx.gpu_required else "warn"
+        ctx.add(name, status, f"no driver to check; CUDA {ctx.cuda} needs >= {floor or 'unknown'}")
+        return
+    gpus = ctx.gpus.gpus if ctx.gpus else ()
+    verdict = driver_compat.driver_verdict(ctx.cuda, driver, gpus[0].name if gpus else None)
+    upgrade_to = verdict.full or verdict.minimum
+    fix = driver_fix(ctx.os_release, upgrade_to) if verdict.kind != "full" and upgrade_to else ()
+    ctx.add(name, VERDICT_STATUS[verdict.kind], verdict.detail, fix)
 
 
 def _check_disk(ctx: _Context) -> None:

@@ -118,7 +118,7 @@ def _existing_image(tag: str) -> str | None:
 
 def expectations_for(resolved: Resolved) -> Expectations:
     """What the smoke tests should find inside the image, derived from the resolution."""
-    from envspec.catalog import load_catalog
+    from envspec.driver_compat import driver_minimum, driver_thresholds
     from envspec.smoke.checks import Expectations
 
     spec = resolved.spec
@@ -129,10 +129,7 @@ def expectations_for(resolved: Resolved) -> Expectations:
         conda = py.conda.packages if py.conda else ()
         listed = _requirement_names(resolved.spec_dir, py.requirements)
         packages = (*torch, *listed, *_names(py.pip_packages, py.version), *conda)
-    driver_min = None
-    if resolved.base.cuda:
-        requirement = load_catalog().driver_requirement(resolved.base.cuda)
-        driver_min = requirement.minor_compat_min or requirement.exact_min
+    thresholds = driver_thresholds(resolved.base.cuda) if resolved.base.cuda else None
     return Expectations(
         os_id=resolved.base.distro.id,
         gcc=resolved.gcc,
@@ -144,7 +141,8 @@ def expectations_for(resolved: Resolved) -> Expectations:
         uid=spec.user.uid if spec.user else 0,
         workdir=spec.workdir,
         env=dict(resolved.env),
-        driver_min=driver_min,
+        driver_min=driver_minimum(thresholds) if thresholds else None,
+        driver_thresholds=thresholds,
         gpu=spec.smoke.gpu,
         declared=tuple(spec.smoke.checks),
     )

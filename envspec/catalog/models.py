@@ -135,10 +135,47 @@ class ToolkitDriverRow(Sourced):
     branch: DriverBranch | None = None
 
 
+class ForwardCompatRow(Sourced):
+    """Host driver branches that nvidia/cuda images of one CUDA minor accept on data-center GPUs."""
+
+    cuda: Version  # "X.Y"
+    branches: Items[int]  # 470 for R470
+    seen_in: Version  # the image (CUDA version) whose NVIDIA_REQUIRE_CUDA was read
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError(f"{value!r} is not a regular expression: {err}") from err
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_regex)]
+
+
+class DatacenterGpus(Row):
+    """Which nvidia-smi GPU names are data-center GPUs; `exclude` is checked first."""
+
+    confidence: Confidence | None = None
+    exclude: Items[Regex]
+    match: Items[Regex]
+
+
+class DriverLimits(Row):
+    """What each verdict kind means in practice, quoted in the verdict's sentence."""
+
+    minor_compat: str
+    forward_compat: str
+
+
 class CudaDriversFile(Row):
     minor_version_compat: Items[MinorCompatRow]
     branches: Items[BranchRow]
     toolkits: Items[ToolkitDriverRow]
+    forward_compat: Items[ForwardCompatRow]
+    datacenter_gpus: DatacenterGpus
+    limits: DriverLimits
 
 
 # ----------------------------------------------------------------- cuda_gcc.yaml
@@ -203,7 +240,16 @@ class TorchRelease(Sourced):
         return f"{TORCH_INDEX}/{variant}"
 
 
+class TorchRefresh(Row):
+    """When and from what torch.yaml was last refreshed (tools/refresh_catalog.py torch)."""
+
+    date: Date
+    how: str
+    source: str
+
+
 class TorchFile(Row):
+    refreshed: TorchRefresh | None = None
     releases: Items[TorchRelease]
 
 

@@ -17,8 +17,11 @@ from envspec.catalog.models import (
     CudaDriversFile,
     CudaGccFile,
     CudaImagesFile,
+    DatacenterGpus,
     Distro,
     DistrosFile,
+    DriverLimits,
+    ForwardCompatRow,
     GccLimit,
     ImportNamesFile,
     MirrorPreset,
@@ -40,6 +43,9 @@ class Catalog:
         self._images = expand_images(docs[CudaImagesFile].images)
         self._by_tag = {img.tag: img for img in self._images}
         self._drivers, self._compat = _index_drivers(docs[CudaDriversFile])
+        drivers = docs[CudaDriversFile]
+        self._forward = {row.cuda: row for row in drivers.forward_compat}
+        self._datacenter, self._limits = drivers.datacenter_gpus, drivers.limits
         self._gcc: dict[str, GccLimit] = {row.cuda: row for row in docs[CudaGccFile].limits}
         self._distros = {d.id: d for d in docs[DistrosFile].distros}
         self._torch = {r.torch: r for r in docs[TorchFile].releases}
@@ -112,6 +118,16 @@ class Catalog:
             return None
         patches = [v for v in self._drivers if v.startswith(f"{cuda}.")]
         return self._drivers[min(patches, key=version_key)] if patches else None
+
+    def forward_compat(self, cuda: str) -> ForwardCompatRow | None:
+        """Forward-compatible host branches for `cuda`'s minor; None where no list is known."""
+        return self._forward.get(major_minor(cuda))
+
+    def datacenter_gpus(self) -> DatacenterGpus:
+        return self._datacenter
+
+    def driver_limits(self) -> DriverLimits:
+        return self._limits
 
     # host compiler
     def _gcc_limit(self, cuda: str) -> GccLimit | None:

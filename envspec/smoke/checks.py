@@ -43,7 +43,9 @@ class Expectations:
     uid: int | None = None
     workdir: str | None = None
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    driver_min: str | None = None  # minimum host driver for the image's CUDA
+    driver_min: str | None = None  # minimum host driver for the image's CUDA (probe.sh uses it)
+    # envspec.driver_compat.driver_thresholds of the image's CUDA: the probe's driver verdict
+    driver_thresholds: Mapping[str, Any] | None = None
     gpu: GpuPolicy = "auto"
     declared: tuple[SmokeCheck, ...] = ()
 
@@ -144,7 +146,10 @@ def _gpu_checks(exp: Expectations, executable: str, modules: set[str]) -> list[C
         return []
     checks = [_check("nvidia-smi", "nvidia_smi")]
     if exp.cuda or exp.driver_min:
-        checks.append(_check("driver", "driver_for_cuda", min=exp.driver_min, cuda=exp.cuda))
+        thresholds = dict(exp.driver_thresholds) if exp.driver_thresholds else None
+        checks.append(
+            _check("driver", "driver_for_cuda", min=exp.driver_min, cuda=exp.cuda, thresholds=thresholds)
+        )
     for module, kind in FRAMEWORK_CHECKS.items():
         if module in modules:
             checks.append(_check(f"{module} on GPU", kind, 300.0, executable=executable))

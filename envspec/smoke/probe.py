@@ -409,21 +409,91 @@ def check_nvidia_smi(params, timeout):
     raise Outcome("pass", detail, {"gpus": gpus})
 
 
+# The driver-vs-CUDA verdict, NVIDIA's four cases: full support (Table 3 minimum), minor-version
+# compatibility (same major, older driver), forward compatibility (cuda-compat package, data-center
+# GPU, a branch NVIDIA's images accept) and unsupported; "unknown" when no minimum is known. This
+# is the ONE implementation: envspec/driver_compat.py (doctor) calls it on the host, and inside an
+# image it runs on the thresholds the host computed from its catalog, so both quote one number.
+def version_at_least(version, minimum):
+    # type: (str, str) -> bool
+    return version_tuple(version) >= version_tuple(minimum)
+
+
+def driver_minimum(thresholds):
+    # type: (dict[str, Any]) -> Any
+    """The lowest driver that runs the CUDA without the compat package, or None if unknown."""
+    floors = [v for v in (thresholds.get("full"), thresholds.get("minor")) if v]
+    return min(floors, key=version_tuple) if floors else None
+
+
+def is_datacenter_gpu(name, rules):
+    # type: (Any, dict[str, Any]) -> Any
+    """True or False by the rules' regexes ("not" wins); None when the GPU name is unknown."""
+    if not name:
+        return None
+    if any(re.search(pattern, name) for pattern in rules.get("not") or []):
+        return False
+    return any(re.search(pattern, name) for pattern in rules.get("match") or [])
+
+
+def _forward_note(thresholds, branch, datacenter, gpu_name):
+    # type: (dict[str, Any], int, Any, Any) -> str
+    branches = thresholds.get("forward_branches")
+    minor = ".".join(str(thresholds.get("cuda") or "?").split(".")[:2])
+    if branches is None:
+        return "no forward-compatibility data for CUDA %s" % minor
+    if branch not in branches:
+        known = ", ".join("R%d" % b for b in branches)
+        return "R%d is not a forward-compatible branch for CUDA %s (%s)" % (branch, minor, known)
+    if datacenter is None:
+        return "forward compatibility from R%d needs a data-center GPU (GPU model unknown)" % branch
+    return "forward compatibility from R%d needs a data-center GPU, not %s" % (branch, gpu_name)
+
+
+def driver_verdict(thresholds, driver, gpu_name=None):
+    # type: (dict[str, Any], str, Any) -> dict[str, Any]
+    """{kind, cuda, driver, minimum, full, datacenter, detail} for `driver` running the CUDA."""
+    cuda = thresholds.get("cuda") or "the image's CUDA"
+    full, minor = thresholds.get("full"), thresholds.get("minor")
+    limits = thresholds.get("limits") or {}
+    minimum = driver_minimum(thresholds)
+    datacenter = is_datacenter_gpu(gpu_name, thresholds.get("datacenter") or {})
+    branch = (version_tuple(driver) or (0,))[0]
+    if minimum is None:
+        kind, detail = "unknown", "no driver minimum is known for CUDA %s (driver %s)" % (cuda, driver)
+    elif full and version_at_least(driver, full):
+        kind, detail = "full", "driver %s fully supports CUDA %s (>= %s)" % (driver, cuda, full)
+    elif minor and version_at_least(driver, minor):
+        kind = "minor-compat"
+        detail = "driver %s runs CUDA %s under minor-version compatibility (>= %s; full support " \
+            "from %s): %s" % (driver, cuda, minor, full or "an unknown driver", limits.get(kind, "limited"))
+    elif datacenter and branch in (thresholds.get("forward_branches") or []):
+        kind = "forward-compat"
+        detail = "driver %s is older than %s, the minimum for CUDA %s, but R%d on %s has forward " \
+            "compatibility: %s" % (driver, minimum, cuda, branch, gpu_name, limits.get(kind, "limited"))
+    else:
+        kind = "unsupported"
+        detail = "driver %s is older than %s, the minimum for CUDA %s; %s" % (
+            driver, minimum, cuda, _forward_note(thresholds, branch, datacenter, gpu_name))
+    return {"kind": kind, "cuda": cuda, "driver": driver, "minimum": minimum, "full": full,
+            "datacenter": datacenter, "detail": detail}
+
+
 def check_driver_for_cuda(params, timeout):
     # type: (dict[str, Any], float) -> str
+    gpu_name = None
     try:
-        driver = query_gpus(timeout)[0]["driver_version"]
+        gpu = query_gpus(timeout)[0]
+        driver, gpu_name = gpu["driver_version"], gpu["name"]
     except NoGpu:
         driver = driver_from_proc()
         if driver is None:
             raise
-    minimum = params.get("min")
-    cuda = "CUDA %s" % params["cuda"] if params.get("cuda") else "the image's CUDA"
-    if not minimum:
-        return "driver %s (no minimum given for %s)" % (driver, cuda)
-    if version_tuple(driver) < version_tuple(str(minimum)):
-        raise fail("driver %s is older than %s, the minimum for %s" % (driver, minimum, cuda))
-    return "driver %s >= %s (minimum for %s)" % (driver, minimum, cuda)
+    # Without thresholds (an older host, or `--driver-min`): `min` is taken as full support.
+    thresholds = params.get("thresholds") or {"cuda": params.get("cuda"), "full": params.get("min")}
+    verdict = driver_verdict(thresholds, driver, gpu_name)
+    status = "fail" if verdict["kind"] == "unsupported" else "pass"
+    raise Outcome(status, verdict["detail"], {"verdict": verdict})
 
 
 # Each snippet prints one JSON line: {"missing": true} when the framework is not installed,
