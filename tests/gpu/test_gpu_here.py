@@ -72,6 +72,30 @@ def test_probe_sees_the_gpu_the_driver_and_torch_computes() -> None:
 
 
 @pytest.mark.gpu
+def test_driver_verdict_on_this_driver() -> None:
+    """The probe judges the real driver on the catalog's thresholds as the doctor would."""
+    pytest.importorskip("yaml", reason="the catalog needs PyYAML (pip install -e .)")
+    from envspec.driver_compat import driver_thresholds, driver_verdict
+
+    cuda = torch_cuda()
+    if cuda is None:
+        pytest.skip(f"torch with CUDA is not importable with {sys.executable}")
+    host = nvidia.query_host()
+    assert host.driver_version is not None and host.gpus, host.problem
+    check = {"name": "driver", "kind": "driver_for_cuda", "gpu": True,
+             "params": {"cuda": cuda, "thresholds": driver_thresholds(cuda)}}
+    result = run_probe([check])["results"][0]
+    assert result["status"] == "pass", result
+    verdict = result["data"]["verdict"]
+    on_host = driver_verdict(cuda, host.driver_version, host.gpus[0].name)
+    assert (verdict["kind"], verdict["detail"]) == (on_host.kind, on_host.detail)
+    # torch computes on this GPU (test above), so its CUDA is supported or minor-compatible
+    assert verdict["kind"] in ("full", "minor-compat"), verdict
+    if any(model in host.gpus[0].name for model in ("H100", "H200", "A100")):
+        assert verdict["datacenter"] is True
+
+
+@pytest.mark.gpu
 def test_host_parsers_agree_with_the_probe() -> None:
     host = nvidia.query_host()
     assert host.source == "nvidia-smi" and host.gpus, host.problem
