@@ -75,6 +75,12 @@ def test_pinning_the_replacement_silences_the_warning(write_spec: Callable[[str]
     ("12.4", "torch==2.5.1", "https://download.pytorch.org/whl/cu124", ("torch==2.5.1",)),
     ("11.7", "torch==1.13.1", "https://download.pytorch.org/whl/cu117", ("torch==1.13.1+cu117",)),
     (None, "torch==2.1.2", "https://download.pytorch.org/whl/cpu", ("torch==2.1.2",)),
+    # cu129 builds of 2.9 and 2.10, cu130 (torch.yaml, refreshed 2026-12)
+    ("12.9", "torch==2.9.0", "https://download.pytorch.org/whl/cu129", ("torch==2.9.0",)),
+    ("12.9", "torch==2.9.1", "https://download.pytorch.org/whl/cu129", ("torch==2.9.1",)),
+    ("12.9", "torch==2.10.0", "https://download.pytorch.org/whl/cu129", ("torch==2.10.0",)),
+    ("13.0", "torch==2.10.0", "https://download.pytorch.org/whl/cu130", ("torch==2.10.0",)),
+    ("13.0", "torch==2.9.1", "https://download.pytorch.org/whl/cu130", ("torch==2.9.1",)),
 ])
 def test_torch_gets_the_index_for_the_image_cuda(
     write_spec: Callable[[str], Path], cuda: str | None, torch: str, index: str,
