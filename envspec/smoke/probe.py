@@ -14,6 +14,8 @@ CHECKS is a list of checks, or {"gpu": "required|auto|off", "gpu_skip_reason": "
 "checks": [...]}. A check is {"name": ..., "kind": ..., "gpu": bool, "timeout": s, "params": {}}.
 The report is {"probe": "python", "python": "3.x.y", "gpu": policy, "results": [{"name",
 "kind", "status": "pass|fail|skip", "detail", "duration", "gpu", "data"?}]}.
+A driver_for_cuda check takes {"cuda", "thresholds"} (see driver_verdict; the host computes
+them) or, from older hosts and --driver-min, {"min"}: the driver that fully supports the CUDA.
 Exit status: 0 when nothing failed, 1 when a check failed, 2 when the input is unusable.
 """
 
