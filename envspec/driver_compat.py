@@ -53,7 +53,7 @@ def verdict_from(raw: dict[str, Any]) -> Verdict:
     """The probe's JSON verdict as a typed record."""
     return Verdict(
         kind=raw["kind"],
-        cuda=str(raw["cuda"]),
+        cuda=str(raw.get("cuda") or ""),
         driver=str(raw["driver"]),
         minimum=raw.get("minimum"),
         full=raw.get("full"),

@@ -455,29 +455,29 @@ def _forward_note(thresholds, branch, datacenter, gpu_name):
 def driver_verdict(thresholds, driver, gpu_name=None):
     # type: (dict[str, Any], str, Any) -> dict[str, Any]
     """{kind, cuda, driver, minimum, full, datacenter, detail} for `driver` running the CUDA."""
-    cuda = thresholds.get("cuda") or "the image's CUDA"
+    cuda = "CUDA %s" % thresholds["cuda"] if thresholds.get("cuda") else "the image's CUDA"
     full, minor = thresholds.get("full"), thresholds.get("minor")
     limits = thresholds.get("limits") or {}
     minimum = driver_minimum(thresholds)
     datacenter = is_datacenter_gpu(gpu_name, thresholds.get("datacenter") or {})
     branch = (version_tuple(driver) or (0,))[0]
     if minimum is None:
-        kind, detail = "unknown", "no driver minimum is known for CUDA %s (driver %s)" % (cuda, driver)
+        kind, detail = "unknown", "no driver minimum is known for %s (driver %s)" % (cuda, driver)
     elif full and version_at_least(driver, full):
-        kind, detail = "full", "driver %s fully supports CUDA %s (>= %s)" % (driver, cuda, full)
+        kind, detail = "full", "driver %s fully supports %s (>= %s)" % (driver, cuda, full)
     elif minor and version_at_least(driver, minor):
         kind = "minor-compat"
-        detail = "driver %s runs CUDA %s under minor-version compatibility (>= %s; full support " \
+        detail = "driver %s runs %s under minor-version compatibility (>= %s; full support " \
             "from %s): %s" % (driver, cuda, minor, full or "an unknown driver", limits.get(kind, "limited"))
     elif datacenter and branch in (thresholds.get("forward_branches") or []):
         kind = "forward-compat"
-        detail = "driver %s is older than %s, the minimum for CUDA %s, but R%d on %s has forward " \
+        detail = "driver %s is older than %s, the minimum for %s, but R%d on %s has forward " \
             "compatibility: %s" % (driver, minimum, cuda, branch, gpu_name, limits.get(kind, "limited"))
     else:
         kind = "unsupported"
-        detail = "driver %s is older than %s, the minimum for CUDA %s; %s" % (
+        detail = "driver %s is older than %s, the minimum for %s; %s" % (
             driver, minimum, cuda, _forward_note(thresholds, branch, datacenter, gpu_name))
-    return {"kind": kind, "cuda": cuda, "driver": driver, "minimum": minimum, "full": full,
+    return {"kind": kind, "cuda": thresholds.get("cuda"), "driver": driver, "minimum": minimum, "full": full,
             "datacenter": datacenter, "detail": detail}
 
 
