@@ -58,6 +58,7 @@ CASES = [
     ("13.1.0", "580.65.06", H200, "minor-compat", "580.65.06", "590.44.01"),
     ("13.5", "580.65.06", H200, "minor-compat", "580.65.06", None),
     ("13.0.0", "575.57.08", None, "unsupported", "580.65.06", "580.65.06"),
+    ("13.0", "580.159.04", H200, "full", "580.65.06", "580.65.06"),  # the H200 test machine, torch cu130
     # nothing known
     ("8.0", "375.26", None, "unknown", None, None),
 ]
@@ -166,3 +167,19 @@ def test_smoke_expectations_carry_the_thresholds() -> None:
     assert exp.driver_min == driver_minimum(driver_thresholds(cuda)) == "525.60.13"
     check = next(c for c in derive_checks(exp) if c["kind"] == "driver_for_cuda")
     assert check["params"]["thresholds"] == driver_thresholds(cuda)
+
+
+@pytest.mark.parametrize(("fixture", "status", "kind"), [
+    ("query_csv_header.txt", "fail", "unsupported"), ("query_csv_noheader.txt", "pass", "full")])
+def test_probe_without_thresholds_takes_min_as_full_support(
+    tmp_path: Path, fixture: str, status: str, kind: str
+) -> None:
+    """What an older host (or `--preset gpu --driver-min`) sends: a single minimum."""
+    env = fake_nvidia_smi(tmp_path, (DATA / fixture).read_text(encoding="utf-8"))
+    check = {"name": "driver", "kind": "driver_for_cuda", "gpu": True,
+             "params": {"min": "525.60.13", "cuda": "12.4.1"}}
+    done = subprocess.run([sys.executable, str(PROBE_PY), "-"], input=json.dumps([check]),
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    result = json.loads(done.stdout)["results"][0]
+    assert (result["status"], result["data"]["verdict"]["kind"]) == (status, kind)
+    assert "525.60.13" in result["detail"]
