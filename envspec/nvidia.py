@@ -48,15 +48,6 @@ class SmiInfo:
     mig_devices: tuple[MigDevice, ...] = field(default=())
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    """'580.65.06' -> (580, 65, 6); non-numeric parts are ignored."""
-    return tuple(int(part) for part in re.findall(r"\d+", version))
-
-
-def version_at_least(version: str, minimum: str) -> bool:
-    return version_tuple(version) >= version_tuple(minimum)
-
-
 def _mib(text: str) -> int | None:
     match = re.search(r"(\d+)\s*MiB", text)
     return int(match.group(1)) if match else None
