@@ -411,6 +411,10 @@ def _check_cuda(ctx: _Context) -> None:
     verdict = driver_compat.driver_verdict(ctx.cuda, driver, gpus[0].name if gpus else None)
     upgrade_to = verdict.full or verdict.minimum
     fix = driver_fix(ctx.os_release, upgrade_to) if verdict.kind != "full" and upgrade_to else ()
+    if verdict.kind == "forward-compat":
+        package = "cuda-compat-" + "-".join(ctx.cuda.split(".")[:2])
+        fix = (f"# or keep this driver: the image needs the {package} package "
+               "(nvidia/cuda images have it)", *fix)
     ctx.add(name, VERDICT_STATUS[verdict.kind], verdict.detail, fix)
 
 

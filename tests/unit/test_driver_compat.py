@@ -183,3 +183,12 @@ def test_probe_without_thresholds_takes_min_as_full_support(
     result = json.loads(done.stdout)["results"][0]
     assert (result["status"], result["data"]["verdict"]["kind"]) == (status, kind)
     assert "525.60.13" in result["detail"]
+
+
+def test_doctor_names_the_compat_package_for_forward_compatibility() -> None:
+    csv = (DATA / "query_csv_535_a100.txt").read_text(encoding="utf-8")
+    item = items(run_doctor(gpu_host(commands={SMI_QUERY: (0, csv, "")}), cuda="13.0.2"))[
+        "driver for CUDA 13.0.2"]
+    assert "cuda-compat-13-0" in item.fix[0]
+    assert any("ubuntu-drivers" in line for line in item.fix)  # or upgrade to full support
+    assert "580.95.05" in item.fix[1]
