@@ -81,6 +81,9 @@ def test_pinning_the_replacement_silences_the_warning(write_spec: Callable[[str]
     ("12.9", "torch==2.10.0", "https://download.pytorch.org/whl/cu129", ("torch==2.10.0",)),
     ("13.0", "torch==2.10.0", "https://download.pytorch.org/whl/cu130", ("torch==2.10.0",)),
     ("13.0", "torch==2.9.1", "https://download.pytorch.org/whl/cu130", ("torch==2.9.1",)),
+    ("12.9", "torch==2.9.*", "https://download.pytorch.org/whl/cu129", ("torch==2.9.1",)),
+    ("12.9", "torch==2.10.*", "https://download.pytorch.org/whl/cu129", ("torch==2.10.0",)),
+    ("13.0", "torch==2.10.*", "https://download.pytorch.org/whl/cu130", ("torch==2.10.0",)),
 ])
 def test_torch_gets_the_index_for_the_image_cuda(
     write_spec: Callable[[str], Path], cuda: str | None, torch: str, index: str,
