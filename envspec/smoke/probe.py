@@ -430,8 +430,8 @@ def driver_minimum(thresholds):
 
 def is_datacenter_gpu(name, rules):
     # type: (Any, dict[str, Any]) -> Any
-    """True or False by the rules' regexes ("not" wins); None when the GPU name is unknown."""
-    if not name:
+    """True or False by the rules' regexes ("not" wins); None when the name or rules are missing."""
+    if not name or not rules.get("match"):
         return None
     if any(re.search(pattern, name) for pattern in rules.get("not") or []):
         return False
