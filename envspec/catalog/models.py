@@ -28,7 +28,8 @@ SourcesLayout = Literal["classic", "deb822"]
 IndexStyle = Literal["find-links", "extra-index", "index"]
 Confidence = Literal["uncertain", "third-party", "conflicting", "unknown"]
 CondaDistribution = Literal["miniconda", "miniforge"]
-MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda"]
+MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda",
+                    "cuda"]
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:

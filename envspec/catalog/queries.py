@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from envspec.catalog.cuda_images import expand_images
-from envspec.catalog.loading import Documents, load_documents, validate_all
+from envspec.catalog.loading import Documents, data_text, load_documents, validate_all
 from envspec.catalog.models import (
     CondaDistribution,
     CondaFile,
@@ -32,6 +32,8 @@ from envspec.catalog.models import (
     TorchRelease,
 )
 from envspec.catalog.records import CudaImage, DriverRequirement, Flavor, major_minor, version_key
+from envspec.catalog_cuda_apt import DATA_FILE as CUDA_APT_FILE
+from envspec.catalog_cuda_apt import CudaAptData, parse_cuda_apt
 
 
 class Catalog:
@@ -183,6 +185,14 @@ class Catalog:
     def import_names(self) -> Mapping[str, str | None]:
         """Distribution name → module the smoke test imports (None: nothing to import)."""
         return self._import_names
+
+    # NVIDIA's CUDA apt package sets (nvidia-apt source), parsed on first use
+    @functools.cached_property
+    def _cuda_apt(self) -> CudaAptData:
+        return parse_cuda_apt(data_text(CUDA_APT_FILE))
+
+    def cuda_apt(self) -> CudaAptData:
+        return self._cuda_apt
 
 
 DriverTables = tuple[dict[str, DriverRequirement], dict[int, tuple[str | None, str]]]

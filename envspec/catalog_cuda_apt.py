@@ -1,0 +1,111 @@
+"""The data of `envspec/data/cuda_apt.yaml` as pydantic models: NVIDIA's CUDA apt package sets.
+
+Each release lists, per image flavour, the packages NVIDIA's own image recipes installed on the
+plain Ubuntu image, with the pinned versions and the packages they held. `Catalog.cuda_apt()`
+loads it once; malformed data raises `CatalogDataError` naming the file.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
+
+from envspec import grammar
+
+Flavor = Literal["base", "runtime", "devel"]
+DATA_FILE = "cuda_apt.yaml"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AptPin(_Data):
+    """One package: `name=version` when pinned, held when NVIDIA held it."""
+
+    name: Annotated[str, AfterValidator(grammar.apt_package)]
+    version: str | None = None
+    hold: bool = False
+
+    @field_validator("version")
+    @classmethod
+    def _no_spaces(cls, value: str | None) -> str | None:
+        if value is not None:
+            grammar.apt_package(f"pkg={value}")
+        return value
+
+    @property
+    def spec(self) -> str:
+        """What apt-get install is given: `name=version`, or the bare name."""
+        return f"{self.name}={self.version}" if self.version else self.name
+
+
+class CudnnSet(_Data):
+    version: str
+    runtime: tuple[AptPin, ...]
+    devel: tuple[AptPin, ...]
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+
+class CudaAptRelease(_Data):
+    cuda: str
+    os: tuple[str, ...]
+    source: str
+    require_cuda: str
+    nccl: str | None = None
+    notes: str | None = None
+    base: tuple[AptPin, ...]
+    runtime: tuple[AptPin, ...]
+    devel: tuple[AptPin, ...]
+    cudnn: tuple[CudnnSet, ...] = ()
+
+    @property
+    def major_minor(self) -> str:
+        return ".".join(self.cuda.split(".")[:2])
+
+    @property
+    def dash_version(self) -> str:
+        """The `10-2` of package names like cuda-cudart-10-2."""
+        return self.major_minor.replace(".", "-")
+
+    def packages(self, flavor: Flavor, cudnn: CudnnSet | None) -> tuple[AptPin, ...]:
+        """Everything a `flavor` image holds: each flavour builds on the one before it."""
+        layers = {"base": 1, "runtime": 2, "devel": 3}[flavor]
+        pins = (self.base, self.runtime, self.devel)[:layers]
+        chosen = [pin for group in pins for pin in group]
+        if cudnn is not None:
+            chosen += cudnn.runtime
+            if flavor == "devel":
+                chosen += cudnn.devel
+        return tuple(chosen)
+
+
+class CudaAptRepository(_Data):
+    url: str
+    arch: str
+    key_file: str
+    os_dirs: dict[str, str]
+
+
+class CudaAptData(_Data):
+    repository: CudaAptRepository
+    releases: tuple[CudaAptRelease, ...]
+
+    def release(self, cuda: str) -> CudaAptRelease | None:
+        """The release for a full version, or the newest patch of a major.minor."""
+        matches = [r for r in self.releases if r.cuda == cuda or r.major_minor == cuda]
+        return matches[-1] if matches else None
+
+
+def parse_cuda_apt(text: str) -> CudaAptData:
+    from envspec.catalog import CatalogDataError
+
+    try:
+        return CudaAptData.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as err:
+        raise CatalogDataError(f"{DATA_FILE}: {err}") from err
