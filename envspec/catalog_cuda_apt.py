@@ -44,6 +44,7 @@ class AptPin(_Data):
 
 class CudnnSet(_Data):
     version: str
+    os: tuple[str, ...] | None = None  # None: every OS of the release
     runtime: tuple[AptPin, ...]
     devel: tuple[AptPin, ...]
 
@@ -63,6 +64,10 @@ class CudaAptRelease(_Data):
     runtime: tuple[AptPin, ...]
     devel: tuple[AptPin, ...]
     cudnn: tuple[CudnnSet, ...] = ()
+
+    def cudnn_for(self, os_id: str) -> tuple[CudnnSet, ...]:
+        """The cuDNN versions NVIDIA packaged this CUDA with on `os_id`, oldest first."""
+        return tuple(c for c in self.cudnn if c.os is None or os_id in c.os)
 
     @property
     def major_minor(self) -> str:
@@ -90,6 +95,8 @@ class CudaAptRepository(_Data):
     arch: str
     key_file: str
     os_dirs: dict[str, str]
+    # what apt on an old release needs before it can fetch from an https repository
+    bootstrap: dict[str, tuple[str, ...]] = {}
 
 
 class CudaAptData(_Data):

@@ -26,7 +26,7 @@ def cuda_apt(r: Resolved, ctx: Context) -> list[Step]:
     manager = package_manager(r.base.distro.family, ctx.cache.system)
     title = f"CUDA {r.base.cuda} {r.base.flavor} from NVIDIA's apt repository"
     return [Step("cuda_apt", title, (
-        manager.install(_KEY_TOOLS, then=_repository(install)),
+        manager.install((*_KEY_TOOLS, *install.bootstrap), then=_repository(install)),
         manager.install(install.packages, then=_after_install(install)),
         Env(dict(install.env)),
     ))]

@@ -29,7 +29,7 @@ def apt_covers(
     release = _release(catalog.cuda_apt(), cuda)
     if release is None or distro.id not in release.os:
         return False
-    return not cudnn or base.cudnn is False or _cudnn_choices(release, base.cudnn) != ()
+    return not cudnn or base.cudnn is False or _cudnn_choices(release, base.cudnn, distro) != ()
 
 
 def apt_releases_text(catalog: Catalog) -> str:
@@ -48,7 +48,7 @@ def resolve_cuda_apt(
                   f"{distro.id}", ("base", "cuda"),
                   f"nvidia-apt knows {apt_releases_text(catalog)}")
         return None
-    found, cudnn = _chosen_cudnn(base, release, out)
+    found, cudnn = _chosen_cudnn(base, release, distro, out)
     if not found:
         return None
     repository = _repository(base, data, distro, catalog, out)
@@ -60,6 +60,7 @@ def resolve_cuda_apt(
         packages=tuple(pin.spec for pin in pins),
         holds=tuple(pin.name for pin in pins if pin.hold),
         cuda_dir=f"cuda-{release.major_minor}",
+        bootstrap=data.repository.bootstrap.get(distro.id, ()),
         env=_environment(release, flavor, cudnn),
     )
     out.decide("base.cuda_source", "nvidia-apt", source_of(base), why)
@@ -81,27 +82,31 @@ def _release(data: CudaAptData, cuda: str) -> CudaAptRelease | None:
     return data.release(cuda)
 
 
-def _cudnn_choices(release: CudaAptRelease, wanted: bool | int | str) -> tuple[CudnnSet, ...]:
-    """The cuDNN sets of `release` that satisfy `wanted` (true, a major, or a full version)."""
+def _cudnn_choices(
+    release: CudaAptRelease, wanted: bool | int | str, distro: Distro
+) -> tuple[CudnnSet, ...]:
+    """The cuDNN sets of `release` on `distro` that satisfy `wanted` (true, a major, a version)."""
+    packaged = release.cudnn_for(distro.id)
     if wanted is True:
-        return release.cudnn
+        return packaged
     if isinstance(wanted, int) and not isinstance(wanted, bool):
-        return tuple(c for c in release.cudnn if c.major == wanted)
-    return tuple(c for c in release.cudnn if c.version == wanted)
+        return tuple(c for c in packaged if c.major == wanted)
+    return tuple(c for c in packaged if c.version == wanted)
 
 
 def _chosen_cudnn(
-    base: Base, release: CudaAptRelease, out: Collector
+    base: Base, release: CudaAptRelease, distro: Distro, out: Collector
 ) -> tuple[bool, CudnnSet | None]:
     """(found, the set or None for no cuDNN); not found is reported here."""
     if base.cudnn is False:
         return True, None
-    choices = _cudnn_choices(release, base.cudnn)
+    choices = _cudnn_choices(release, base.cudnn, distro)
     if choices:
         return True, choices[-1]  # the data lists them oldest first
-    known = ", ".join(c.version for c in release.cudnn) or "none"
-    out.error("base.cudnn", f"no cuDNN {base.cudnn} is packaged for CUDA {release.cuda} in "
-              "envspec's NVIDIA apt data", ("base", "cudnn"), f"known for this CUDA: {known}")
+    known = ", ".join(c.version for c in release.cudnn_for(distro.id)) or "none"
+    out.error("base.cudnn", f"no cuDNN {base.cudnn} is packaged for CUDA {release.cuda} on "
+              f"{distro.id} in envspec's NVIDIA apt data", ("base", "cudnn"),
+              f"known for this CUDA there: {known}")
     return False, None
 
 

@@ -36,6 +36,7 @@ class CudaAptInstall:
     packages: tuple[str, ...]  # name=version, in NVIDIA's order
     holds: tuple[str, ...]
     cuda_dir: str  # cuda-10.2: what /usr/local/cuda points at
+    bootstrap: tuple[str, ...]  # extra packages apt needs first (https transport on 16.04)
     env: Mapping[str, str]  # what NVIDIA's images set: CUDA_VERSION, NVIDIA_*, PATH, …
 
 

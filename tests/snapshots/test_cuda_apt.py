@@ -31,7 +31,8 @@ def _cases() -> list[tuple[str, str, str, str | None]]:
                 cases.append((release["cuda"], os_id, flavor, None))
                 if flavor != "base":  # NVIDIA published cuDNN only for runtime and devel
                     cases += [(release["cuda"], os_id, flavor, c["version"])
-                              for c in release.get("cudnn", [])]
+                              for c in release.get("cudnn", [])
+                              if os_id in c.get("os", release["os"])]
     return cases
 
 

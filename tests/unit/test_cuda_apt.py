@@ -84,7 +84,7 @@ def test_nvidia_apt_refuses_a_release_it_has_no_recipe_for(
     [error] = errors(write_spec, spec("9.0", os="ubuntu16.04",
                                       extra="  cuda_source: nvidia-apt\n"))
     assert error.code == "base.cuda-apt"
-    assert "10.2.89 (ubuntu18.04)" in (error.hint or "")
+    assert "10.2.89 (ubuntu16.04, ubuntu18.04)" in (error.hint or "")
 
 
 def test_nvidia_apt_on_an_explicit_image(write_spec: Callable[[str], Path]) -> None:
@@ -160,7 +160,17 @@ def test_cudnn_that_was_never_packaged_is_an_error(
 ) -> None:
     [error] = errors(write_spec, spec("10.2", extra=f"  cudnn: {cudnn}\n"))
     assert error.code == "base.cudnn"
-    assert "7.6.5.32, 8.5.0.96" in (error.hint or "")
+    assert "7.6.5.32, 8.4.0.27, 8.5.0.96" in (error.hint or "")
+
+
+def test_cudnn_versions_are_per_os(write_spec: Callable[[str], Path]) -> None:
+    """8.5.0.96 was only in NVIDIA's 18.04 recipe: on 16.04 `cudnn: 8` is 8.4.0.27."""
+    install = resolved(write_spec, spec("10.2", os="ubuntu16.04",
+                                        extra="  cudnn: 8\n")).base.cuda_apt
+    assert install is not None and "libcudnn8=8.4.0.27-1+cuda10.2" in install.packages
+    assert install.bootstrap == ("apt-transport-https",)
+    [error] = errors(write_spec, spec("10.2", os="ubuntu16.04", extra="  cudnn: '8.5.0.96'\n"))
+    assert error.code == "base.cudnn" and "ubuntu16.04" in error.message
 
 
 @pytest.mark.parametrize(("os", "cuda", "cudnn", "image"), [
