@@ -28,6 +28,7 @@ class AptPin(_Data):
     name: Annotated[str, AfterValidator(grammar.apt_package)]
     version: str | None = None
     hold: bool = False
+    os: tuple[str, ...] | None = None  # None: on every OS of the release
 
     @field_validator("version")
     @classmethod
@@ -78,16 +79,15 @@ class CudaAptRelease(_Data):
         """The `10-2` of package names like cuda-cudart-10-2."""
         return self.major_minor.replace(".", "-")
 
-    def packages(self, flavor: Flavor, cudnn: CudnnSet | None) -> tuple[AptPin, ...]:
-        """Everything a `flavor` image holds: each flavour builds on the one before it."""
+    def packages(self, flavor: Flavor, cudnn: CudnnSet | None, os_id: str) -> tuple[AptPin, ...]:
+        """Everything a `flavor` image on `os_id` holds: each flavour builds on the one before."""
         layers = {"base": 1, "runtime": 2, "devel": 3}[flavor]
-        pins = (self.base, self.runtime, self.devel)[:layers]
-        chosen = [pin for group in pins for pin in group]
+        chosen = [pin for group in (self.base, self.runtime, self.devel)[:layers] for pin in group]
         if cudnn is not None:
             chosen += cudnn.runtime
             if flavor == "devel":
                 chosen += cudnn.devel
-        return tuple(chosen)
+        return tuple(pin for pin in chosen if pin.os is None or os_id in pin.os)
 
 
 class CudaAptRepository(_Data):

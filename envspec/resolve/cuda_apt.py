@@ -53,7 +53,7 @@ def resolve_cuda_apt(
         return None
     repository = _repository(base, data, distro, catalog, out)
     flavor: Flavor = base.flavor
-    pins = release.packages(flavor, cudnn)
+    pins = release.packages(flavor, cudnn, distro.id)
     install = CudaAptInstall(
         repository=repository,
         key_url=f"{repository}/{data.repository.key_file}",

@@ -95,7 +95,7 @@ def served_repository(tmp_path: Path, release: CudaAptRelease) -> Iterator[str]:
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         unavailable(f"{', '.join(missing)} missing: apt-get install -y apt-utils dpkg-dev gnupg")
-    pins = release.packages("runtime", release.cudnn[0])
+    pins = release.packages("runtime", release.cudnn[0], "ubuntu18.04")
     _signed_repository(tmp_path, release, pins)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -123,7 +123,7 @@ def test_cuda_from_a_signed_apt_repository(
                      "--progress", "plain")
     image = image_of(result)
     image_cleanup.append(image)
-    pins = release.packages("runtime", release.cudnn[0])
+    pins = release.packages("runtime", release.cudnn[0], "ubuntu18.04")
     out = run_in(docker_client, image, (
         "echo HOLDS; apt-mark showhold; echo LINK; readlink /usr/local/cuda; echo ENV; env; "
         "echo VERSIONS; dpkg-query -W -f '${Package}=${Version}\\n' "

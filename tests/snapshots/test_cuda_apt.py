@@ -56,12 +56,13 @@ def _dockerfile(tmp_path: Path, case: tuple[str, str, str, str | None]) -> str:
 
 def _expected(case: tuple[str, str, str, str | None]) -> tuple[list[str], set[str]]:
     """(name=version list, held names) straight from the YAML."""
-    cuda, _, flavor, cudnn = case
+    cuda, os_id, flavor, cudnn = case
     release: dict[str, Any] = next(r for r in DATA["releases"] if r["cuda"] == cuda)
     pins = [p for f in FLAVORS[: FLAVORS.index(flavor) + 1] for p in release[f]]
     if cudnn:
         chosen = next(c for c in release["cudnn"] if c["version"] == cudnn)
         pins += chosen["runtime"] + (chosen["devel"] if flavor == "devel" else [])
+    pins = [p for p in pins if os_id in p.get("os", [os_id])]
     specs = [f"{p['name']}={p['version']}" if p.get("version") else p["name"] for p in pins]
     return specs, {p["name"] for p in pins if p.get("hold")}
 

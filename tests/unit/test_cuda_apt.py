@@ -237,6 +237,17 @@ def test_smoke_expects_the_cuda_the_image_has() -> None:
 
 def test_data_file_releases_are_loaded_through_the_catalog() -> None:
     data = load_catalog().cuda_apt()
-    assert [r.cuda for r in data.releases] == ["10.0.130", "10.1.243", "10.2.89"]
+    assert [r.cuda for r in data.releases] == ["10.0.130", "10.1.243", "10.2.89", "11.2.2"]
     assert data.release("10.2") is data.release("10.2.89")
     assert data.release("10.3") is None
+
+
+@pytest.mark.parametrize(("os", "extras"), [("ubuntu20.04", True), ("ubuntu18.04", False)])
+def test_os_specific_packages_of_a_recipe(
+    write_spec: Callable[[str], Path], os: str, extras: bool,
+) -> None:
+    """NVIDIA's 11.2.2 devel recipe for 20.04 adds libtinfo5/libncursesw5; the 18.04 one not."""
+    text = spec("11.2", os=os, flavor="devel", extra="  cuda_source: nvidia-apt\n")
+    install = resolved(write_spec, text).base.cuda_apt
+    assert install is not None and "cuda-minimal-build-11-2=11.2.2-1" in install.packages
+    assert ("libtinfo5" in install.packages) is extras
