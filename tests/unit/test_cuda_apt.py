@@ -237,7 +237,8 @@ def test_smoke_expects_the_cuda_the_image_has() -> None:
 
 def test_data_file_releases_are_loaded_through_the_catalog() -> None:
     data = load_catalog().cuda_apt()
-    assert [r.cuda for r in data.releases] == ["10.0.130", "10.1.243", "10.2.89", "11.0.3", "11.2.2"]
+    assert [r.cuda for r in data.releases] == ["10.0.130", "10.1.243", "10.2.89", "11.0.3", "11.1.1",
+                                                 "11.2.2"]
     assert data.release("10.2") is data.release("10.2.89")
     assert data.release("10.3") is None
 
