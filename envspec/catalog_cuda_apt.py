@@ -65,6 +65,9 @@ class CudaAptRelease(_Data):
     runtime: tuple[AptPin, ...]
     devel: tuple[AptPin, ...]
     cudnn: tuple[CudnnSet, ...] = ()
+    # where a release's packages live when not in the OS's own directory (9.2 for 18.04 was
+    # published in the ubuntu1710 repository)
+    os_dirs: dict[str, str] = {}
 
     def cudnn_for(self, os_id: str) -> tuple[CudnnSet, ...]:
         """The cuDNN versions NVIDIA packaged this CUDA with on `os_id`, oldest first."""

@@ -9,7 +9,7 @@ releases after the tags are gone, so envspec repeats those recipes (package sets
 from __future__ import annotations
 
 from envspec.catalog import Catalog, Distro
-from envspec.catalog_cuda_apt import CudaAptData, CudaAptRelease, CudnnSet, Flavor
+from envspec.catalog_cuda_apt import AptPin, CudaAptData, CudaAptRelease, CudnnSet, Flavor
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import Collector, CudaAptInstall, ResolvedBase, Source
 from envspec.spec import Base
@@ -51,7 +51,7 @@ def resolve_cuda_apt(
     found, cudnn = _chosen_cudnn(base, release, distro, out)
     if not found:
         return None
-    repository = _repository(base, data, distro, catalog, out)
+    repository = _repository(base, data, release, distro, catalog, out)
     flavor: Flavor = base.flavor
     pins = release.packages(flavor, cudnn, distro.id)
     install = CudaAptInstall(
@@ -61,7 +61,7 @@ def resolve_cuda_apt(
         holds=tuple(pin.name for pin in pins if pin.hold),
         cuda_dir=f"cuda-{release.major_minor}",
         bootstrap=data.repository.bootstrap.get(distro.id, ()),
-        env=_environment(release, flavor, cudnn),
+        env=_environment(release, flavor, cudnn, pins),
     )
     out.decide("base.cuda_source", "nvidia-apt", source_of(base), why)
     out.decide("base.image", from_image, "spec" if base.image else "catalog",
@@ -104,22 +104,25 @@ def _chosen_cudnn(
     if choices:
         return True, choices[-1]  # the data lists them oldest first
     known = ", ".join(c.version for c in release.cudnn_for(distro.id)) or "none"
-    out.error("base.cudnn", f"no cuDNN {base.cudnn} is packaged for CUDA {release.cuda} on "
+    wanted = "" if base.cudnn is True else f" {base.cudnn}"
+    out.error("base.cudnn", f"no cuDNN{wanted} is packaged for CUDA {release.cuda} on "
               f"{distro.id} in envspec's NVIDIA apt data", ("base", "cudnn"),
               f"known for this CUDA there: {known}")
     return False, None
 
 
 def _repository(
-    base: Base, data: CudaAptData, distro: Distro, catalog: Catalog, out: Collector
+    base: Base, data: CudaAptData, release: CudaAptRelease, distro: Distro, catalog: Catalog,
+    out: Collector,
 ) -> str:
     root = mirror_url(base.cuda_repo, "cuda", catalog, out, ("base", "cuda_repo"))
     url = root or data.repository.url.rstrip("/")
-    return f"{url}/{data.repository.os_dirs[distro.id]}/{data.repository.arch}"
+    folder = release.os_dirs.get(distro.id) or data.repository.os_dirs[distro.id]
+    return f"{url}/{folder}/{data.repository.arch}"
 
 
 def _environment(
-    release: CudaAptRelease, flavor: Flavor, cudnn: CudnnSet | None
+    release: CudaAptRelease, flavor: Flavor, cudnn: CudnnSet | None, pins: tuple[AptPin, ...]
 ) -> dict[str, str]:
     env = {
         "CUDA_VERSION": release.cuda,
@@ -129,7 +132,7 @@ def _environment(
         "PATH": _PATH,
         "LD_LIBRARY_PATH": _LD_LIBRARY_PATH,
     }
-    if flavor != "base" and release.nccl:
+    if release.nccl and any(pin.name == "libnccl2" for pin in pins):
         env["NCCL_VERSION"] = release.nccl
     if cudnn is not None:
         env["CUDNN_VERSION"] = cudnn.version

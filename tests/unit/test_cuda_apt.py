@@ -237,8 +237,8 @@ def test_smoke_expects_the_cuda_the_image_has() -> None:
 
 def test_data_file_releases_are_loaded_through_the_catalog() -> None:
     data = load_catalog().cuda_apt()
-    assert [r.cuda for r in data.releases] == ["10.0.130", "10.1.243", "10.2.89", "11.0.3", "11.1.1",
-                                                 "11.2.2"]
+    assert [r.cuda for r in data.releases] == ["9.2.148", "10.0.130", "10.1.243", "10.2.89", "11.0.3",
+                                                 "11.1.1", "11.2.2"]
     assert data.release("10.2") is data.release("10.2.89")
     assert data.release("10.3") is None
 
@@ -252,3 +252,16 @@ def test_os_specific_packages_of_a_recipe(
     install = resolved(write_spec, text).base.cuda_apt
     assert install is not None and "cuda-minimal-build-11-2=11.2.2-1" in install.packages
     assert ("libtinfo5" in install.packages) is extras
+
+
+def test_a_release_published_in_another_os_directory(write_spec: Callable[[str], Path]) -> None:
+    """CUDA 9.2 for 18.04 lived in NVIDIA's ubuntu1710 repository; on 16.04 in ubuntu1604.
+    Its 16.04 runtime recipe had no NCCL, so no NCCL_VERSION either."""
+    on_18 = resolved(write_spec, spec("9.2", extra="  cuda_source: nvidia-apt\n")).base.cuda_apt
+    assert on_18 is not None and on_18.repository.endswith("/ubuntu1710/x86_64")
+    assert on_18.env["NCCL_VERSION"] == "2.4.8"
+    on_16 = resolved(write_spec, spec("9.2", os="ubuntu16.04",
+                                      extra="  cuda_source: nvidia-apt\n")).base.cuda_apt
+    assert on_16 is not None and on_16.repository.endswith("/ubuntu1604/x86_64")
+    assert "NCCL_VERSION" not in on_16.env
+    assert not any(p.startswith("libnccl2") for p in on_16.packages)
