@@ -74,6 +74,10 @@ class CudaAptRelease(_Data):
         return tuple(c for c in self.cudnn if c.os is None or os_id in c.os)
 
     @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(part) for part in self.cuda.split("."))
+
+    @property
     def major_minor(self) -> str:
         return ".".join(self.cuda.split(".")[:2])
 
@@ -109,7 +113,7 @@ class CudaAptData(_Data):
     def release(self, cuda: str) -> CudaAptRelease | None:
         """The release for a full version, or the newest patch of a major.minor."""
         matches = [r for r in self.releases if r.cuda == cuda or r.major_minor == cuda]
-        return matches[-1] if matches else None
+        return max(matches, key=lambda r: r.version_tuple) if matches else None
 
 
 def parse_cuda_apt(text: str) -> CudaAptData:

@@ -238,8 +238,9 @@ def test_smoke_expects_the_cuda_the_image_has() -> None:
 def test_data_file_releases_are_loaded_through_the_catalog() -> None:
     data = load_catalog().cuda_apt()
     assert [r.cuda for r in data.releases] == ["9.2.148", "10.0.130", "10.1.243", "10.2.89", "11.0.3",
-                                                 "11.1.1", "11.2.2"]
+                                                 "11.1.1", "11.2.0", "11.2.1", "11.2.2"]
     assert data.release("10.2") is data.release("10.2.89")
+    assert data.release("11.2") is data.release("11.2.2")  # the newest patch of a minor
     assert data.release("10.3") is None
 
 
@@ -265,3 +266,11 @@ def test_a_release_published_in_another_os_directory(write_spec: Callable[[str],
     assert on_16 is not None and on_16.repository.endswith("/ubuntu1604/x86_64")
     assert "NCCL_VERSION" not in on_16.env
     assert not any(p.startswith("libnccl2") for p in on_16.packages)
+
+
+def test_a_deleted_patch_release_is_built_exactly(write_spec: Callable[[str], Path]) -> None:
+    """11.2.1's tags are gone while 11.2.2's exist: auto installs 11.2.1 itself."""
+    result = resolved(write_spec, spec("11.2.1", extra="  cudnn: 8\n"))
+    assert result.base.image == "ubuntu:18.04" and result.base.cuda == "11.2.1"
+    assert result.base.cuda_apt is not None
+    assert "cuda-cudart-11-2=11.2.146-1" in result.base.cuda_apt.packages
