@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import shutil
 import subprocess
 import threading
@@ -152,6 +153,20 @@ def test_cuda_from_a_signed_apt_repository(
         f"{served_repository}/{OS_DIR} /")
     assert section["LDSO"][:2] == ["/usr/local/nvidia/lib", "/usr/local/nvidia/lib64"]
     assert "libcudart.so.10.2" in out and "KEYRING-OK" in out and "NO-CURL" in out
+    _smoke_sees_the_real_cuda(folder, release)
+
+
+def _smoke_sees_the_real_cuda(folder: Path, release: CudaAptRelease) -> None:
+    """`envspec test` reuses the image (unchanged spec) and its cuda-runtime check expects the
+    CUDA the image has. The whole run exits 4 here: the `os` check rightly sees Debian, not the
+    spec's ubuntu18.04, so only the CUDA check is judged."""
+    report = folder / "smoke.json"
+    result = envspec("test", str(folder / "env.yaml"), "--progress", "plain", "--json",
+                     str(report), check=False)
+    assert result.returncode in (0, 4), result.stderr[-2000:]
+    checks = {c["name"]: c for c in json.loads(report.read_text())["results"]}
+    assert checks["cuda-runtime"]["status"] == "pass", checks["cuda-runtime"]
+    assert f"CUDA_VERSION={release.cuda}" in checks["cuda-runtime"]["detail"]
 
 
 def test_a_repository_signed_by_another_key_is_refused(
