@@ -229,6 +229,9 @@ def _nearest_alive(gone: CudaImage, catalog: Catalog) -> CudaImage | None:
 
 
 def _replacement_hint(gone: CudaImage, catalog: Catalog) -> str:
+    if catalog.cuda_apt().release(gone.cuda) is not None:
+        return (f"drop `image` and set `cuda: \"{gone.cuda}\"` with `os: {gone.os}`: envspec "
+                "installs that CUDA from NVIDIA's apt repository")
     nearest = _nearest_alive(gone, catalog)
     return f"use {nearest.reference}" if nearest else "choose a newer CUDA version"
 

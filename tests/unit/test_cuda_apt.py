@@ -274,3 +274,11 @@ def test_a_deleted_patch_release_is_built_exactly(write_spec: Callable[[str], Pa
     assert result.base.image == "ubuntu:18.04" and result.base.cuda == "11.2.1"
     assert result.base.cuda_apt is not None
     assert "cuda-cudart-11-2=11.2.146-1" in result.base.cuda_apt.packages
+
+
+def test_an_explicit_deleted_tag_points_at_the_apt_stack(write_spec: Callable[[str], Path]) -> None:
+    text = "name: t\nbase:\n  os: ubuntu18.04\n  image: nvidia/cuda:10.2-devel-ubuntu18.04\n"
+    result = resolved(write_spec, text)
+    [warning] = [d for d in result.warnings if d.code == "base.tag-deleted"]
+    assert warning.hint is not None and 'cuda: "10.2"' in warning.hint
+    assert "NVIDIA's apt repository" in warning.hint
