@@ -134,6 +134,10 @@ def _published(
 ) -> ResolvedBase:
     why = "exact tag" if cuda.count(".") == 2 else f"latest published patch of CUDA {cuda}"
     out.decide("base.cuda_source", "image", source_of(base), f"{chosen.reference} exists")
+    if base.cuda_repo is not None:
+        out.note("base.cuda-repo-unused", f"`cuda_repo` is not used: CUDA comes with the image "
+                 f"{chosen.reference}", ("base", "cuda_repo"),
+                 "set `cuda_source: nvidia-apt` to install CUDA from the repository instead")
     out.decide("base.image", chosen.reference, "catalog", f"{why} ({chosen.status})")
     if chosen.status == "eol":
         # A pinned patch release is a deliberate choice: say it once in explain, not on

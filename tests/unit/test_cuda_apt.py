@@ -282,3 +282,9 @@ def test_an_explicit_deleted_tag_points_at_the_apt_stack(write_spec: Callable[[s
     [warning] = [d for d in result.warnings if d.code == "base.tag-deleted"]
     assert warning.hint is not None and 'cuda: "10.2"' in warning.hint
     assert "NVIDIA's apt repository" in warning.hint
+
+
+def test_cuda_repo_with_a_published_image_is_noted(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec("11.8", os="ubuntu22.04", extra="  cuda_repo: aliyun\n"))
+    assert result.base.cuda_apt is None
+    assert [d.code for d in result.diagnostics if d.severity == "info"] == ["base.cuda-repo-unused"]
