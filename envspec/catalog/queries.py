@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from envspec.catalog.cuda_images import expand_images
-from envspec.catalog.loading import Documents, data_text, load_documents, validate_all
+from envspec.catalog.loading import Documents, load_documents, validate_all
 from envspec.catalog.models import (
     CondaDistribution,
     CondaFile,
     CondaInstaller,
+    CudaAptFile,
     CudaDriversFile,
     CudaGccFile,
     CudaImagesFile,
@@ -32,8 +33,6 @@ from envspec.catalog.models import (
     TorchRelease,
 )
 from envspec.catalog.records import CudaImage, DriverRequirement, Flavor, major_minor, version_key
-from envspec.catalog_cuda_apt import DATA_FILE as CUDA_APT_FILE
-from envspec.catalog_cuda_apt import CudaAptData, parse_cuda_apt
 
 
 class Catalog:
@@ -55,6 +54,7 @@ class Catalog:
         self._import_names = MappingProxyType(docs[ImportNamesFile].import_names)
         self._ppas = docs[PpasFile].ppas
         self._conda = docs[CondaFile].installers
+        self._cuda_apt = docs[CudaAptFile]
 
     # CUDA images
     def cuda_images(self) -> tuple[CudaImage, ...]:
@@ -186,12 +186,8 @@ class Catalog:
         """Distribution name → module the smoke test imports (None: nothing to import)."""
         return self._import_names
 
-    # NVIDIA's CUDA apt package sets (nvidia-apt source), parsed on first use
-    @functools.cached_property
-    def _cuda_apt(self) -> CudaAptData:
-        return parse_cuda_apt(data_text(CUDA_APT_FILE))
-
-    def cuda_apt(self) -> CudaAptData:
+    def cuda_apt(self) -> CudaAptFile:
+        """NVIDIA's CUDA apt package sets (the nvidia-apt source)."""
         return self._cuda_apt
 
 

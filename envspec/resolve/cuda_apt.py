@@ -9,7 +9,8 @@ releases after the tags are gone, so envspec repeats those recipes (package sets
 from __future__ import annotations
 
 from envspec.catalog import Catalog, Distro
-from envspec.catalog_cuda_apt import AptPin, CudaAptData, CudaAptRelease, CudnnSet, Flavor
+from envspec.catalog.models import AptPin, CudaAptFile, CudaAptRelease, CudnnSet
+from envspec.catalog.records import Flavor
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import Collector, CudaAptInstall, ResolvedBase, Source
 from envspec.spec import Base
@@ -78,7 +79,7 @@ def source_of(base: Base) -> Source:
     return "spec" if "cuda_source" in base.model_fields_set else "default"
 
 
-def _release(data: CudaAptData, cuda: str) -> CudaAptRelease | None:
+def _release(data: CudaAptFile, cuda: str) -> CudaAptRelease | None:
     return data.release(cuda)
 
 
@@ -112,7 +113,7 @@ def _chosen_cudnn(
 
 
 def _repository(
-    base: Base, data: CudaAptData, release: CudaAptRelease, distro: Distro, catalog: Catalog,
+    base: Base, data: CudaAptFile, release: CudaAptRelease, distro: Distro, catalog: Catalog,
     out: Collector,
 ) -> str:
     root = mirror_url(base.cuda_repo, "cuda", catalog, out, ("base", "cuda_repo"))

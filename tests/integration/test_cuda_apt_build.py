@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from envspec.catalog import load_catalog
-from envspec.catalog_cuda_apt import AptPin, CudaAptRelease
+from envspec.catalog.models import AptPin, CudaAptRelease
 from tests.integration.conftest import unavailable
 from tests.integration.test_spec_builds import envspec, image_of, run_in
 
