@@ -68,7 +68,7 @@ def resolve_cuda_apt(
     out.decide("base.image", from_image, "spec" if base.image else "catalog",
                f"plain {distro.id} image; CUDA {release.cuda} is installed on it")
     out.decide("base.cuda", release.cuda, "catalog",
-               f"{len(pins)} packages pinned as in NVIDIA's recipe ({release.source.split(';')[0]})")
+               f"{len(pins)} packages, pins as in NVIDIA's recipe ({release.source.split(';')[0]})")
     if cudnn is not None:
         out.decide("base.cudnn", cudnn.version, "catalog", f"cuDNN packaged for CUDA {release.cuda}")
     return ResolvedBase(from_image, distro, release.cuda, flavor, cudnn is not None, install)
