@@ -9,12 +9,23 @@ so nothing downstream has to wonder whether a value is safe to quote.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from envspec import grammar
+from envspec.gpus import GpuSelectionError, parse_gpus
 
 OsId = Literal[
     "ubuntu16.04",
@@ -27,18 +38,46 @@ OsId = Literal[
     "debian13",
 ]
 
-AptPackage = Annotated[str, AfterValidator(grammar.apt_package)]
-PipRequirement = Annotated[str, AfterValidator(grammar.pip_requirement)]
-CondaSpec = Annotated[str, AfterValidator(grammar.conda_spec)]
-Url = Annotated[str, AfterValidator(grammar.url)]
-HostName = Annotated[str, AfterValidator(grammar.hostname)]
-RelativePath = Annotated[str, AfterValidator(grammar.relative_path)]
-AbsolutePath = Annotated[str, AfterValidator(grammar.absolute_path)]
-EnvName = Annotated[str, AfterValidator(grammar.env_name)]
-OneLine = Annotated[str, AfterValidator(grammar.one_line)]
-MirrorRef = Annotated[str, AfterValidator(grammar.mirror_ref)]
-ImageRef = Annotated[str, AfterValidator(grammar.image_reference)]
-VersionMajorMinor = Annotated[str, AfterValidator(grammar.major_minor)]
+
+
+def _pattern(check: Callable[[str], str]) -> Any:
+    """The grammar's regular expression in the JSON Schema, so editors flag bad values too."""
+    regex = grammar.json_pattern(check)
+    return Field(json_schema_extra={"pattern": regex}) if regex else Field()
+
+
+# Every string is bounded before its grammar runs: the limit is the first check, and the
+# JSON Schema states it (maxLength), so an oversized value never reaches a regex or a build.
+_Word = StringConstraints(max_length=grammar.MAX_WORD)
+_Package = StringConstraints(max_length=grammar.MAX_PACKAGE)
+_UrlLength = StringConstraints(max_length=grammar.MAX_URL)
+_PathLength = StringConstraints(max_length=grammar.MAX_PATH)
+_ValueLength = StringConstraints(max_length=grammar.MAX_VALUE)
+
+AptPackage = Annotated[str, _Package, AfterValidator(grammar.apt_package), _pattern(grammar.apt_package)]
+PipRequirement = Annotated[str, _Package, AfterValidator(grammar.pip_requirement)]
+CondaSpec = Annotated[str, _Package, AfterValidator(grammar.conda_spec), _pattern(grammar.conda_spec)]
+Url = Annotated[str, _UrlLength, AfterValidator(grammar.url)]
+HostName = Annotated[str, _Word, AfterValidator(grammar.hostname), _pattern(grammar.hostname)]
+RelativePath = Annotated[str, _PathLength, AfterValidator(grammar.relative_path)]
+AbsolutePath = Annotated[str, _PathLength, AfterValidator(grammar.absolute_path)]
+EnvName = Annotated[str, _Word, AfterValidator(grammar.env_name), _pattern(grammar.env_name)]
+OneLine = Annotated[str, _ValueLength, AfterValidator(grammar.one_line)]
+ShortText = Annotated[str, _Word, AfterValidator(grammar.one_line)]
+ShellCommand = Annotated[str, _ValueLength, AfterValidator(grammar.shell_fragment)]
+MirrorRef = Annotated[str, _UrlLength, AfterValidator(grammar.mirror_ref)]
+ImageRef = Annotated[str, StringConstraints(max_length=255), AfterValidator(grammar.image_reference)]
+VersionMajorMinor = Annotated[str, _Word, AfterValidator(grammar.major_minor),
+                              _pattern(grammar.major_minor)]
+AptWord = Annotated[str, _Word, AfterValidator(grammar.apt_word), _pattern(grammar.apt_word)]
+UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
+
+# List and mapping sizes: generous for any real environment, small enough that a runaway
+# generator or a pasted lock file is an error at validation, not a 100,000-line Dockerfile.
+MAX_PACKAGES = 1000
+MAX_SOURCES = 32  # repositories, channels, indexes, requirement files, certificates
+MAX_ITEMS = 256  # run steps, copies, labels, checks, mounts, ports, exec-form arguments
+MAX_ENV = 1024
 
 
 def _cuda_version(value: str) -> str:
@@ -54,7 +93,7 @@ def _cuda_version(value: str) -> str:
         raise PydanticCustomError("value_error", str(err), {"hint": hint}) from None
 
 
-CudaVersion = Annotated[str, AfterValidator(_cuda_version)]
+CudaVersion = Annotated[str, _Word, AfterValidator(_cuda_version)]
 
 
 class Model(BaseModel):
@@ -100,15 +139,15 @@ class Base(Model):
 class AptRepository(Model):
     """An extra apt repository: a Launchpad PPA or a URL with its signing key."""
 
-    ppa: Annotated[str, AfterValidator(grammar.ppa)] | None = Field(
+    ppa: Annotated[str, _Word, AfterValidator(grammar.ppa), _pattern(grammar.ppa)] | None = Field(
         None, description="A Launchpad PPA as owner/name, e.g. deadsnakes/ppa (Ubuntu only)."
     )
     url: Url | None = Field(None, description="Repository URL, e.g. https://example.org/debian")
-    suite: Annotated[str, AfterValidator(grammar.apt_word)] | None = Field(
+    suite: AptWord | None = Field(
         None, description="Suite; defaults to the distribution's codename."
     )
-    components: list[Annotated[str, AfterValidator(grammar.apt_word)]] = Field(
-        default_factory=lambda: ["main"], description="Components, e.g. [main]."
+    components: list[AptWord] = Field(
+        default_factory=lambda: ["main"], max_length=MAX_SOURCES, description="Components, e.g. [main]."
     )
     key_url: Url | None = Field(None, description="URL of the repository's signing key.")
 
@@ -130,10 +169,14 @@ class Apt(Model):
         "distribution's archive in every sources file, classic or deb822.",
     )
     packages: list[AptPackage] = Field(
-        default_factory=list, description="Debian/Ubuntu package names, optionally =version."
+        default_factory=list,
+        max_length=MAX_PACKAGES,
+        description="Debian/Ubuntu package names, optionally =version.",
     )
     repositories: list[AptRepository] = Field(
-        default_factory=list, description="Extra repositories or PPAs, added before install."
+        default_factory=list,
+        max_length=MAX_SOURCES,
+        description="Extra repositories or PPAs, added before install.",
     )
 
 
@@ -154,17 +197,22 @@ class Conda(Model):
     distribution: Literal["miniconda", "miniforge"] = Field(
         "miniconda", description="Which installer to use."
     )
-    installer_version: Annotated[str, AfterValidator(grammar.installer_version)] | None = Field(
+    installer_version: Annotated[str, _Word, AfterValidator(grammar.installer_version),
+                                 _pattern(grammar.installer_version)] | None = Field(
         None, description="Installer version (e.g. py311_24.1.2-0); default pinned by envspec."
     )
     installer_url: Url | None = Field(
         None, description="Full installer URL; overrides the version and mirror."
     )
-    installer_sha256: Annotated[str, AfterValidator(grammar.sha256)] | None = Field(
+    installer_sha256: Annotated[str, _Word, AfterValidator(grammar.sha256),
+                                _pattern(grammar.sha256)] | None = Field(
         None, description="Expected SHA-256 of the installer; the build fails on mismatch."
     )
-    channels: list[Annotated[str, AfterValidator(grammar.conda_channel)]] = Field(
-        default_factory=list, description="Channels in priority order, e.g. [conda-forge]."
+    channels: list[Annotated[str, _UrlLength, AfterValidator(grammar.conda_channel),
+                             _pattern(grammar.conda_channel)]] = Field(
+        default_factory=list,
+        max_length=MAX_SOURCES,
+        description="Channels in priority order, e.g. [conda-forge].",
     )
     mirror: MirrorRef | None = Field(
         None, description="Channel mirror: a preset name (tuna, ustc, aliyun) or a base URL."
@@ -173,7 +221,7 @@ class Conda(Model):
         None, description="An environment.yml next to env.yaml, installed before pip packages."
     )
     packages: list[CondaSpec] = Field(
-        default_factory=list, description="Conda packages, e.g. numpy=1.26."
+        default_factory=list, max_length=MAX_PACKAGES, description="Conda packages, e.g. numpy=1.26."
     )
 
 
@@ -181,20 +229,28 @@ class Pip(Model):
     """pip packages; they go into a venv or the conda env, never the OS Python (PEP 668)."""
 
     packages: list[PipRequirement] = Field(
-        default_factory=list, description="PEP 508 requirements, e.g. numpy==1.26 or "
+        default_factory=list,
+        max_length=MAX_PACKAGES,
+        description="PEP 508 requirements, e.g. numpy==1.26 or "
         "torch>=2.1; torch, torchvision and torchaudio get the newest matching release with wheels "
         "for the image's CUDA. Direct URLs belong in a requirements file."
     )
     requirements: list[RelativePath] = Field(
-        default_factory=list, description="requirements.txt files next to env.yaml."
+        default_factory=list, max_length=MAX_SOURCES, description="requirements.txt files next to env.yaml."
     )
     mirror: MirrorRef | None = Field(
         None, description="Index mirror: a preset name (tuna, aliyun, ustc) or a simple-index URL."
     )
     index_url: Url | None = Field(None, description="Primary index URL (overrides `mirror`).")
-    extra_index_urls: list[Url] = Field(default_factory=list, description="Extra indexes.")
-    find_links: list[Url] = Field(default_factory=list, description="--find-links locations.")
-    trusted_hosts: list[HostName] = Field(default_factory=list, description="--trusted-host.")
+    extra_index_urls: list[Url] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="Extra indexes."
+    )
+    find_links: list[Url] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="--find-links locations."
+    )
+    trusted_hosts: list[HostName] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="--trusted-host."
+    )
 
 
 class Python(Model):
@@ -222,11 +278,14 @@ class Python(Model):
 class User(Model):
     """The non-root user the container runs as; owns the workdir."""
 
-    name: Annotated[str, AfterValidator(grammar.user_name)] = Field(
-        "dev", description="User name."
+    name: Annotated[str, _Word, AfterValidator(grammar.user_name), _pattern(grammar.user_name)] = Field(
+        "dev", description="User name; not root nor a system user or group of Debian/Ubuntu "
+        "images (daemon, nobody, sudo, video…: see envspec/data/system_users.yaml)."
     )
-    uid: int = Field(1000, ge=1, le=2**31 - 2, description="User id (match your host user).")
-    gid: int = Field(1000, ge=1, le=2**31 - 2, description="Group id.")
+    uid: UserId = Field(
+        1000, description="User id (match your host user); 1-99, 65534 and 65535 are reserved."
+    )
+    gid: UserId = Field(1000, description="Group id; the same ids are reserved.")
 
 
 class CopyItem(Model):
@@ -241,6 +300,7 @@ class Build(Model):
 
     ca_certificates: list[RelativePath] = Field(
         default_factory=list,
+        max_length=MAX_SOURCES,
         description="Extra CA certificates (PEM) installed before the first download, so apt, "
         "pip and conda work behind TLS-intercepting proxies.",
     )
@@ -260,22 +320,43 @@ class Mount(Model):
 GpuSelection = Literal["all", "none"] | int | list[int | str]
 
 
+def _gpu_selection(value: object) -> object:
+    """One clear message for a bad selection, instead of one per branch of the union."""
+    if isinstance(value, str) and value not in ("all", "none"):
+        raise ValueError(f"{value!r} is not a GPU selection: use all, none, a count or a list")
+    if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+        raise ValueError(f"a GPU count must be at least 1, got {value}; write `none` for no GPUs "
+                         "and `all` for every GPU")
+    if isinstance(value, list) and not 1 <= len(value) <= MAX_ITEMS:
+        raise ValueError("a GPU list names 1 to 256 GPUs; write `none` for no GPUs")
+    if isinstance(value, list | bool):
+        try:
+            parse_gpus(value)
+        except GpuSelectionError as err:
+            raise ValueError(err.message.removeprefix("invalid GPU selection ")) from None
+    return value
+
+
 class Runtime(Model):
     """Defaults for `envspec run` / `envspec shell`; CLI options override them."""
 
-    gpus: GpuSelection = Field(
+    gpus: Annotated[GpuSelection, BeforeValidator(_gpu_selection)] = Field(
         "all",
         description="GPUs: all, none, a count, or a list of indices/UUIDs such as [1, 2] or "
         "['GPU-3a1b…', 1].",
     )
-    mounts: list[Mount] = Field(default_factory=list, description="Bind mounts.")
-    ports: list[Annotated[str, AfterValidator(grammar.port_mapping)]] = Field(
-        default_factory=list, description="Port mappings HOST:CONTAINER, e.g. '8888:8888'."
+    mounts: list[Mount] = Field(default_factory=list, max_length=MAX_ITEMS, description="Bind mounts.")
+    ports: list[Annotated[str, _Word, AfterValidator(grammar.port_mapping),
+                          _pattern(grammar.port_mapping)]] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="Port mappings HOST:CONTAINER, e.g. '8888:8888'; ports are 1-65535.",
     )
-    shm_size: Annotated[str, AfterValidator(grammar.size)] | None = Field(
+    shm_size: Annotated[str, _Word, AfterValidator(grammar.size), _pattern(grammar.size)] | None = Field(
         None, description="Shared memory size, e.g. 8g (PyTorch DataLoader workers need it)."
     )
-    env: dict[EnvName, OneLine] = Field(default_factory=dict, description="Extra env vars.")
+    env: dict[EnvName, OneLine] = Field(
+        default_factory=dict, max_length=MAX_ENV, description="Extra env vars."
+    )
     mount_project: bool = Field(
         True, description="Mount the spec's folder at the workdir (your code, live)."
     )
@@ -284,13 +365,13 @@ class Runtime(Model):
 class SmokeCheck(Model):
     """A command run inside the built image, with what it must produce."""
 
-    name: OneLine = Field(description="Short name shown in reports.")
-    command: OneLine = Field(description="Shell command run inside the container.")
-    expect_exit: int = Field(0, description="Expected exit code.")
+    name: ShortText = Field(description="Short name shown in reports.")
+    command: ShellCommand = Field(description="Shell command run inside the container.")
+    expect_exit: int = Field(0, ge=0, le=255, description="Expected exit code (0-255).")
     expect_output: OneLine | None = Field(
         None, description="A regular expression the output must match."
     )
-    timeout: float = Field(60.0, gt=0, description="Seconds before the check fails.")
+    timeout: float = Field(60.0, gt=0, le=86400, description="Seconds before the check fails.")
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> SmokeCheck:
@@ -310,7 +391,9 @@ class Smoke(Model):
         description="required: GPU checks must pass; auto: skipped with a reason when the host "
         "has no NVIDIA runtime; off: never run.",
     )
-    checks: list[SmokeCheck] = Field(default_factory=list, description="Extra checks.")
+    checks: list[SmokeCheck] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Extra checks."
+    )
 
     @field_validator("gpu", mode="before")
     @classmethod
@@ -322,8 +405,10 @@ class Smoke(Model):
 class Spec(Model):
     """An environment: what goes into the image, how it is built, run and tested."""
 
-    name: Annotated[str, AfterValidator(grammar.image_name)] = Field(
-        description="Name of the environment; becomes the image name."
+    name: Annotated[str, StringConstraints(max_length=grammar.MAX_IMAGE_NAME),
+                    AfterValidator(grammar.image_name), _pattern(grammar.image_name)] = Field(
+        description="Name of the environment; becomes the image name (as Docker accepts it: "
+        "lower case, digits and single `.`, `_` or `-` between them)."
     )
     extends: RelativePath | None = Field(
         None, description="A spec this one builds on (merged key by key; lists are replaced)."
@@ -332,22 +417,29 @@ class Spec(Model):
     apt: Apt = Field(default_factory=Apt, description="System packages.")
     compilers: Compilers = Field(default_factory=Compilers, description="Host compilers.")
     python: Python | None = Field(None, description="Python; omit for an image without Python.")
-    env: dict[EnvName, OneLine] = Field(default_factory=dict, description="ENV in the image.")
+    env: dict[EnvName, OneLine] = Field(
+        default_factory=dict, max_length=MAX_ENV, description="ENV in the image."
+    )
     workdir: AbsolutePath = Field("/workspace", description="Working directory.")
     user: User | None = Field(
         default_factory=User, description="Non-root user (default dev, 1000:1000); null = root."
     )
     copy_files: list[CopyItem] = Field(
-        default_factory=list, alias="copy", description="Files copied into the image."
+        default_factory=list, alias="copy", max_length=MAX_ITEMS, description="Files copied into the image."
     )
-    run: list[OneLine] = Field(
+    run: list[ShellCommand] = Field(
         default_factory=list,
-        description="Extra shell commands run as root after everything else is installed.",
+        max_length=MAX_ITEMS,
+        description="Extra shell commands run as root after everything else is installed; "
+        "each item is one complete command (quotes closed, no trailing `\\` or `&&`).",
     )
-    entrypoint: list[OneLine] | None = Field(None, description="Exec-form ENTRYPOINT.")
-    cmd: list[OneLine] | None = Field(None, description="Exec-form CMD.")
-    labels: dict[Annotated[str, AfterValidator(grammar.label_key)], OneLine] = Field(
-        default_factory=dict, description="Extra image labels."
+    entrypoint: list[OneLine] | None = Field(
+        None, max_length=MAX_ITEMS, description="Exec-form ENTRYPOINT."
+    )
+    cmd: list[OneLine] | None = Field(None, max_length=MAX_ITEMS, description="Exec-form CMD.")
+    labels: dict[Annotated[str, _Word, AfterValidator(grammar.label_key),
+                           _pattern(grammar.label_key)], OneLine] = Field(
+        default_factory=dict, max_length=MAX_ITEMS, description="Extra image labels."
     )
     build: Build = Field(default_factory=Build, description="Build-time settings.")
     runtime: Runtime = Field(default_factory=Runtime, description="`envspec run` defaults.")
