@@ -167,7 +167,7 @@ class _Walker:
         return Location(self.file, mark.line + 1, mark.column + 1, _dotted(path) or None)
 
     def value(self, node: yaml.Node, path: KeyPath) -> Any:
-        self._budget.spend(node, len(path))
+        self._pay(node, path)
         self.positions.by_path[path] = self._loc(node, path)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -211,8 +211,14 @@ class _Walker:
                                        "supported", self._loc(node, path),
                                        "write the keys out, or share settings with `extends:`"))
             return "<<"
-        self._budget.spend(node, len(path))
+        self._pay(node, path)
         return str(self._scalar(node, path))
+
+    def _pay(self, node: yaml.Node, path: KeyPath) -> None:
+        """Stop expanding aliases past the budget; blame the top-level key being expanded."""
+        if not self._budget.spend(node, len(path)):
+            top = self.positions.key_positions.get(path[:1])
+            raise self._budget.exceeded(top or self._loc(node, path))
 
 
 def _validate(data: Mapping[str, Any], positions: Positions, path: Path) -> Spec:

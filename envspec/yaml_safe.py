@@ -123,22 +123,26 @@ class ExpansionBudget:
     nodes: int = 0
     chars: int = 0
 
-    def spend(self, node: yaml.Node, depth: int) -> None:
+    def spend(self, node: yaml.Node, depth: int) -> bool:
+        """Pay for one node; False once a limit is passed."""
         self.nodes += 1
         if isinstance(node, yaml.ScalarNode):
             self.chars += len(node.value)
-        if self.nodes > MAX_NODES or self.chars > MAX_SCALAR_CHARS or depth > MAX_DEPTH:
-            raise _error("spec.too-large", "aliases expand to more than the spec size limits "
-                         f"({MAX_NODES} values, {MAX_SCALAR_CHARS // (1 << 20)} MiB of text, "
-                         f"{MAX_DEPTH} levels)", _mark(node.start_mark, self.file),
-                         "use fewer aliases (`*name`), and none that refers to itself")
+        return self.nodes <= MAX_NODES and self.chars <= MAX_SCALAR_CHARS and depth <= MAX_DEPTH
+
+    def exceeded(self, where: Location) -> SpecError:
+        return _error("spec.too-large", "aliases expand to more than the spec size limits "
+                      f"({MAX_NODES} values, {MAX_SCALAR_CHARS // (1 << 20)} MiB of text, "
+                      f"{MAX_DEPTH} levels)", where,
+                      "use fewer aliases (`*name`), and none that refers to itself")
 
 
 def _syntax_error(err: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
     mark = err.problem_mark or err.context_mark
     where = _mark(mark, file) if mark is not None else Location(file)
     problem = err.problem or "unknown problem"
-    return _error("spec.yaml", f"not valid YAML: {problem}", where, syntax_hint(err, text))
+    context = f" ({err.context})" if err.context else ""
+    return _error("spec.yaml", f"not valid YAML: {problem}{context}", where, syntax_hint(err, text))
 
 
 _CONTEXT_HINTS = (
@@ -160,6 +164,7 @@ _PROBLEM_HINTS = (
     ("expected ':'", "a key needs `: ` after it; a value over several lines needs quotes"),
     ("nesting depth", "values nest far deeper than a spec does: look for unclosed brackets"),
     ("single document", "the file holds several YAML documents (`---`); keep one"),
+    ("another document", "the file holds several YAML documents (`---`); keep one"),
 )
 _RESERVED_START = "@`%"  # YAML reserves these at the start of a plain value
 
@@ -179,7 +184,7 @@ def syntax_hint(err: yaml.MarkedYAMLError, text: str) -> str:
         if words in problem:
             return hint
     if found is not None and found in _RESERVED_START:
-        return f"a value starting with `{found}` must be quoted"
+        return f"a value starting with {found!r} must be quoted"
     return "check indentation and that `:` is followed by a space"
 
 
