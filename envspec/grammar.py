@@ -229,6 +229,8 @@ def shell_fragment(value: str) -> str:
         tokens = list(lexer)  # `#` starts a comment only between words, as in sh
     except ValueError as err:  # "No closing quotation", "No escaped character"
         raise ValueError(f"is not a complete shell command: {_shlex_reason(err)}") from None
+    if not tokens:  # blank, or a comment only
+        raise ValueError("is empty: an empty RUN is a Dockerfile syntax error; remove the item")
     if tokens and tokens[-1] in _CONTINUATIONS:
         raise ValueError(f"ends with `{tokens[-1]}`, so it continues into whatever follows; "
                          "finish the command in this item")
