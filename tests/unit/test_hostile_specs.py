@@ -337,3 +337,20 @@ def test_a_link_loop_inside_a_copied_folder_is_reported(tmp_path: Path) -> None:
     (tmp_path / "code" / "loop").symlink_to(tmp_path / "code" / "loop")
     exit_code, err, _ = validate(tmp_path, HEAD + "copy:\n  - {src: code, dest: /code}\n")
     assert exit_code == 1 and "error[files.outside]: code/loop" in err, err
+
+
+@pytest.mark.parametrize(("lock", "words"), [
+    (b"spec_sha256: !!python/object/apply:os.system [id]\n", "not allowed"),
+    (b"pinned_image: \xff\n", "not valid UTF-8"),
+    ("a: " + "[" * 40 + "]" * 40 + "\n", "deeper than 32"),
+    (b"- just\n- a list\n", "must be a mapping of keys"),
+    (b"pinned_image: 2001-13-45\n", "cannot be read"),
+], ids=["tag", "latin-1", "deep", "list", "bad-date"])
+def test_a_hostile_lock_file_is_refused_without_a_traceback(tmp_path: Path, lock: str | bytes, words: str) -> None:
+    (tmp_path / "env.lock").write_bytes(lock.encode() if isinstance(lock, str) else lock)
+    path = tmp_path / "env.yaml"
+    path.write_text(HEAD)
+    result = CliRunner().invoke(cli, ["render", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert words in result.stderr and "Traceback" not in result.output, result.stderr
