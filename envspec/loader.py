@@ -225,8 +225,16 @@ def _validate(data: Mapping[str, Any], positions: Positions, path: Path) -> Spec
     try:
         return Spec.model_validate(data)
     except ValidationError as err:
-        diagnostics = [_from_pydantic(e, positions, path) for e in err.errors()]
-        raise SpecError(sorted(diagnostics, key=_order)) from None
+        errors = err.errors()
+        diagnostics = [_from_pydantic(e, positions, path) for e in errors[:MAX_REPORTED]]
+        diagnostics.sort(key=_order)
+        if len(errors) > MAX_REPORTED:
+            diagnostics.append(Diagnostic("spec.more", f"… and {len(errors) - MAX_REPORTED} more "
+                                          "problems", Location(str(path)), "fix these first", "info"))
+        raise SpecError(diagnostics) from None
+
+
+MAX_REPORTED = 100  # a generated or pasted spec can have thousands; the first ones tell the story
 
 
 def _order(d: Diagnostic) -> tuple[int, int]:
