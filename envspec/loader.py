@@ -275,7 +275,7 @@ def _message(error: Any, loc_path: KeyPath) -> str:
     kind = error["type"]
     key = _dotted(loc_path)
     if kind == "extra_forbidden":
-        return f"unknown key `{loc_path[-1]}`" if loc_path else "unknown key"
+        return f"unknown key `{_cut(str(loc_path[-1]))}`" if loc_path else "unknown key"
     if kind == "missing":
         return f"`{key}` is required"
     text = str(error["msg"]).removeprefix("Value error, ")
@@ -360,8 +360,14 @@ def _show(value: Any) -> str:
 def _dotted(path: KeyPath) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        word = _cut(str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{word}" if out else word)
     return out
+
+
+def _cut(key: str, limit: int = 60) -> str:
+    """A key as shown in messages: an oversized one (a pasted blob) is cut, not echoed whole."""
+    return key if len(key) <= limit else key[: limit - 1] + "…"
 
 
 def _diag(code: str, message: str, location: Location | None, hint: str | None = None) -> Diagnostic:

@@ -126,6 +126,7 @@ LIMITS: list[Case] = [
     ("url-2049", HEAD + "apt:\n  mirror: https://m/" + "a" * 2040 + "\n", "spec.string-too-long", 5, 11, "at most 2048"),
     ("workdir-4097", HEAD + "workdir: /" + "a" * 4096 + "\n", "spec.string-too-long", 4, 10, "at most 4096"),
     ("cuda-long", HEAD + "  cuda: '" + "1" * 200 + "'\n", "spec.string-too-long", 4, 9, "at most 128"),
+    ("unknown-key-1-mb", HEAD + "? " + "k" * 1_000_000 + "\n: 1\n", "spec.extra-forbidden", 4, 3, "unknown key `kkkk"),
     ("checks-257", HEAD + "smoke:\n  checks: [" + ", ".join(["{name: a, command: 'true'}"] * 257) + "]\n",
      "spec.too-long", 5, 11, "at most 256"),
     ("check-name-long", HEAD + f"smoke:\n  checks:\n    - {{name: {'n' * 200}, command: 'true'}}\n",
@@ -362,3 +363,8 @@ def test_thousands_of_problems_are_cut_to_the_first_hundred(tmp_path: Path) -> N
     assert exit_code == 1 and elapsed < TIME_BUDGET_S
     assert err.count("error[spec.extra-forbidden]") == 100
     assert "info[spec.more]: … and 4900 more problems" in err and "100 error(s)" in err
+
+
+def test_an_oversized_key_is_not_echoed_whole(tmp_path: Path) -> None:
+    _, err, _ = validate(tmp_path, HEAD + "? " + "k" * 1_000_000 + "\n: 1\nenv:\n  " + "E" * 500 + ": x\n")
+    assert len(err) < 2000 and "k" * 59 + "…" in err and "E" * 59 + "…" in err, err[:3000]
