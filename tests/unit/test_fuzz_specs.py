@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -232,9 +233,15 @@ def test_well_formed_specs_end_in_a_spec_or_a_located_error(data: dict[str, Any]
 
 
 # --- the Dockerfiles that compiled are lint-clean -------------------------------------------
+# hadolint's parser cannot read a quoted value that ends in an (escaped) backslash, `A="x\\"`,
+# which Docker reads correctly: tests/integration/test_hostile_builds.py builds one for real.
+_HADOLINT_PARSER_GAP = re.compile(r'\\\\"(?: \\)?$', re.MULTILINE)
+
+
 def test_rendered_dockerfiles_are_hadolint_clean() -> None:
     """Runs after the fuzz tests above (same module, file order); lints a fixed-size sample."""
-    sample = [RENDERED[k] for k in sorted(RENDERED)[:LINT_SAMPLE]]
+    lintable = [k for k in sorted(RENDERED) if not _HADOLINT_PARSER_GAP.search(RENDERED[k])]
+    sample = [RENDERED[k] for k in lintable[:LINT_SAMPLE]]
     if not sample:
         pytest.skip("the fuzz tests did not run in this session")
     hadolint = shutil.which("hadolint") or str(Path(sys.prefix) / "bin" / "hadolint")
@@ -249,4 +256,5 @@ def test_rendered_dockerfiles_are_hadolint_clean() -> None:
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout[:4000] + result.stderr[:2000]
-    print(f"fuzz outcomes: {OUTCOMES}; {len(RENDERED)} distinct Dockerfiles, {len(sample)} linted")
+    print(f"fuzz outcomes: {OUTCOMES}; {len(RENDERED)} distinct Dockerfiles, {len(sample)} linted, "
+          f"{len(RENDERED) - len(lintable)} left to Docker (trailing backslash)")
