@@ -278,7 +278,8 @@ class Python(Model):
 class User(Model):
     """The non-root user the container runs as; owns the workdir."""
 
-    name: Annotated[str, _Word, AfterValidator(grammar.user_name), _pattern(grammar.user_name)] = Field(
+    name: Annotated[str, StringConstraints(max_length=grammar.MAX_USER_NAME),
+                    AfterValidator(grammar.user_name), _pattern(grammar.user_name)] = Field(
         "dev", description="User name; not root nor a system user or group of Debian/Ubuntu "
         "images (daemon, nobody, sudo, video…: see envspec/data/system_users.yaml)."
     )
@@ -317,11 +318,18 @@ class Mount(Model):
     read_only: bool = Field(False, description="Mount read-only.")
 
 
-GpuSelection = Literal["all", "none"] | int | list[int | str]
+GpuId = Annotated[int, Field(ge=0)] | Annotated[str, _Word, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+GpuSelection = (
+    Literal["all", "none"]
+    | Annotated[int, Field(ge=1)]
+    | Annotated[list[GpuId], Field(min_length=1, max_length=MAX_ITEMS)]
+)
 
 
 def _gpu_selection(value: object) -> object:
     """One clear message for a bad selection, instead of one per branch of the union."""
+    if not isinstance(value, str | int | list):
+        raise ValueError(f"{value!r} is not a GPU selection: use all, none, a count or a list")
     if isinstance(value, str) and value not in ("all", "none"):
         raise ValueError(f"{value!r} is not a GPU selection: use all, none, a count or a list")
     if isinstance(value, int) and not isinstance(value, bool) and value < 1:
