@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,12 @@ def _load_with_extends(
     if parent_ref is None:
         return data, positions, (path,)
     parent_path = _extends_target(path, parent_ref, positions, depth)
-    parent_data, parent_positions, parent_sources = _load_with_extends(parent_path, depth + 1)
+    try:
+        parent_data, parent_positions, parent_sources = _load_with_extends(parent_path, depth + 1)
+    except SpecError as err:  # a problem with no place in the parent (unreadable) is the key's
+        where = positions.locate(("extends",))
+        raise SpecError([d if d.location else replace(d, location=where)
+                         for d in err.diagnostics]) from None
     merged = _merge(parent_data, {k: v for k, v in data.items() if k != "extends"})
     parent_positions.by_path.update(positions.by_path)
     parent_positions.key_positions.update(positions.key_positions)

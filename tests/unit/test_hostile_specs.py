@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from envspec import yaml_safe
 from envspec.cli import _register_commands, cli
+from envspec.errors import Diagnostic, SpecError
 
 _register_commands()
 HEAD = "name: demo\nbase:\n  os: ubuntu22.04\n"  # lines 1-3
@@ -370,3 +372,20 @@ def test_thousands_of_problems_are_cut_to_the_first_hundred(tmp_path: Path) -> N
 def test_an_oversized_key_is_not_echoed_whole(tmp_path: Path) -> None:
     _, err, _ = validate(tmp_path, HEAD + "? " + "k" * 1_000_000 + "\n: 1\nenv:\n  " + "E" * 500 + ": x\n")
     assert len(err) < 2000 and "k" * 59 + "…" in err and "E" * 59 + "…" in err, err[:3000]
+
+
+def test_an_unreadable_parent_is_reported_at_the_extends_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chmod 000 does not stop root (these tests run as root in CI), so the read fails here."""
+    (tmp_path / "base.yaml").write_text(HEAD)
+    real_read = yaml_safe.read_text
+
+    def read(path: Path) -> str:
+        if path.name == "base.yaml":
+            raise SpecError([Diagnostic("spec.unreadable", f"cannot read {path}: Permission denied")])
+        return real_read(path)
+
+    monkeypatch.setattr(yaml_safe, "read_text", read)
+    exit_code, err, _ = validate(tmp_path, "extends: base.yaml\nname: x\n")
+    assert exit_code == 1 and f"{tmp_path / 'env.yaml'}:1:10: error[spec.unreadable]" in err, err
