@@ -220,10 +220,12 @@ class _Walker:
         return str(self._scalar(node, path))
 
     def _pay(self, node: yaml.Node, path: KeyPath) -> None:
-        """Stop expanding aliases past the budget; blame the top-level key being expanded."""
-        if not self._budget.spend(node, len(path)):
-            top = self.positions.key_positions.get(path[:1])
-            raise self._budget.exceeded(top or self._loc(node, path))
+        """Stop past the budget: too deep where it happens, too large at the top-level key
+        being expanded (the node itself may be an anchor far above)."""
+        code = self._budget.spend(node, len(path))
+        if code is not None:
+            top = self.positions.key_positions.get(path[:1]) if code == "spec.too-large" else None
+            raise self._budget.exceeded(code, top or self._loc(node, path))
 
 
 def _validate(data: Mapping[str, Any], positions: Positions, path: Path) -> Spec:

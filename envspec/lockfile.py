@@ -78,6 +78,7 @@ def read_lock(path: Path) -> Lock | None:
         return None
     text = yaml_safe.read_text(path)  # size, encoding: located errors like the spec's
     node = yaml_safe.compose(text, str(path))  # syntax errors and tags, located
+    yaml_safe.check_events(text, str(path))  # nesting: the constructor below recurses
     try:
         data: Any = yaml.load(text, Loader=FAST_LOADER)
     except ValueError as err:  # a date or a number Python cannot hold

@@ -34,6 +34,7 @@ _BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE  # YAML 1.1's printable set, as pyyaml has it
+_LIBYAML = FAST_LOADER is not yaml.SafeLoader
 _NESTING_START = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _NESTING_END = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
@@ -82,9 +83,14 @@ def _check_printable(text: str, file: str) -> None:
 
 
 def compose(text: str, file: str) -> yaml.Node | None:
-    """One document's node tree; None for an empty file. Raises SpecError, located."""
+    """One document's node tree; None for an empty file. Raises SpecError, located.
+
+    The event pass costs more than composing itself, so it runs only when needed: a tag needs
+    a `!`, and libyaml's composer does not recurse in Python (its parser stops at 1,000 levels);
+    without libyaml, pyyaml's composer does, and deep nesting must be refused before it."""
     try:
-        _check_events(text, file)
+        if "!" in text or not _LIBYAML:
+            check_events(text, file)
         return yaml.compose(text, Loader=FAST_LOADER)
     except yaml.MarkedYAMLError as err:
         raise _syntax_error(err, text, file) from None
@@ -92,7 +98,7 @@ def compose(text: str, file: str) -> yaml.Node | None:
         raise _error("spec.yaml", f"not valid YAML: {err}", Location(file)) from None
 
 
-def _check_events(text: str, file: str) -> None:
+def check_events(text: str, file: str) -> None:
     """Refuse tags, deep nesting and huge node counts before composing anything."""
     depth = 0
     for count, event in enumerate(yaml.parse(text, Loader=FAST_LOADER)):
@@ -123,18 +129,25 @@ class ExpansionBudget:
     nodes: int = 0
     chars: int = 0
 
-    def spend(self, node: yaml.Node, depth: int) -> bool:
-        """Pay for one node; False once a limit is passed."""
+    def spend(self, node: yaml.Node, depth: int) -> str | None:
+        """Pay for one node; the code of the limit it passes, if any."""
         self.nodes += 1
         if isinstance(node, yaml.ScalarNode):
             self.chars += len(node.value)
-        return self.nodes <= MAX_NODES and self.chars <= MAX_SCALAR_CHARS and depth <= MAX_DEPTH
+        if depth > MAX_DEPTH:
+            return "spec.too-deep"
+        if self.nodes > MAX_NODES or self.chars > MAX_SCALAR_CHARS:
+            return "spec.too-large"
+        return None
 
-    def exceeded(self, where: Location) -> SpecError:
-        return _error("spec.too-large", "aliases expand to more than the spec size limits "
-                      f"({MAX_NODES} values, {MAX_SCALAR_CHARS // (1 << 20)} MiB of text, "
-                      f"{MAX_DEPTH} levels)", where,
-                      "use fewer aliases (`*name`), and none that refers to itself")
+    def exceeded(self, code: str, where: Location) -> SpecError:
+        if code == "spec.too-deep":
+            return _error(code, f"values nest deeper than {MAX_DEPTH} levels", where,
+                          "a spec nests 5 levels at most; an alias inside its own anchor nests "
+                          "forever")
+        return _error(code, f"the spec holds more than {MAX_NODES} values or "
+                      f"{MAX_SCALAR_CHARS // (1 << 20)} MiB of text (aliases expanded)", where,
+                      "use fewer aliases (`*name`), and none inside its own anchor")
 
 
 def _syntax_error(err: yaml.MarkedYAMLError, text: str, file: str) -> SpecError:
