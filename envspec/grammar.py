@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import functools
 import re
-import shlex
 import unicodedata
-from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
-
-import yaml
 
 from envspec.imageref import ImageRef, ImageRefError
 from envspec.requirements import parse_requirement
@@ -153,6 +149,10 @@ def user_id(value: int) -> int:
 
 @functools.cache
 def _system_accounts() -> dict[str, Any]:
+    from importlib.resources import files
+
+    import yaml
+
     text = (files("envspec") / "data" / "system_users.yaml").read_text(encoding="utf-8")
     data: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return data
@@ -222,6 +222,8 @@ _CONTINUATIONS = ("&&", "||", "|")
 def shell_fragment(value: str) -> str:
     """One shell command line: quotes closed, no trailing `\\` or `&&` that would continue it
     into the next Dockerfile line (a trailing backslash swallows the next instruction)."""
+    import shlex  # only specs with commands need it: keep it off the start-up path
+
     one_line(value)
     try:
         lexer = shlex.shlex(value, posix=True, punctuation_chars=True)

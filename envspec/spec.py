@@ -9,8 +9,7 @@ so nothing downstream has to wonder whether a value is safe to quote.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,7 +24,6 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from envspec import grammar
-from envspec.gpus import GpuSelectionError, parse_gpus
 
 OsId = Literal[
     "ubuntu16.04",
@@ -40,12 +38,6 @@ OsId = Literal[
 
 
 
-def _pattern(check: Callable[[str], str]) -> Any:
-    """The grammar's regular expression in the JSON Schema, so editors flag bad values too."""
-    regex = grammar.json_pattern(check)
-    return Field(json_schema_extra={"pattern": regex}) if regex else Field()
-
-
 # Every string is bounded before its grammar runs: the limit is the first check, and the
 # JSON Schema states it (maxLength), so an oversized value never reaches a regex or a build.
 _Word = StringConstraints(max_length=grammar.MAX_WORD)
@@ -54,22 +46,21 @@ _UrlLength = StringConstraints(max_length=grammar.MAX_URL)
 _PathLength = StringConstraints(max_length=grammar.MAX_PATH)
 _ValueLength = StringConstraints(max_length=grammar.MAX_VALUE)
 
-AptPackage = Annotated[str, _Package, AfterValidator(grammar.apt_package), _pattern(grammar.apt_package)]
+AptPackage = Annotated[str, _Package, AfterValidator(grammar.apt_package)]
 PipRequirement = Annotated[str, _Package, AfterValidator(grammar.pip_requirement)]
-CondaSpec = Annotated[str, _Package, AfterValidator(grammar.conda_spec), _pattern(grammar.conda_spec)]
+CondaSpec = Annotated[str, _Package, AfterValidator(grammar.conda_spec)]
 Url = Annotated[str, _UrlLength, AfterValidator(grammar.url)]
-HostName = Annotated[str, _Word, AfterValidator(grammar.hostname), _pattern(grammar.hostname)]
+HostName = Annotated[str, _Word, AfterValidator(grammar.hostname)]
 RelativePath = Annotated[str, _PathLength, AfterValidator(grammar.relative_path)]
 AbsolutePath = Annotated[str, _PathLength, AfterValidator(grammar.absolute_path)]
-EnvName = Annotated[str, _Word, AfterValidator(grammar.env_name), _pattern(grammar.env_name)]
+EnvName = Annotated[str, _Word, AfterValidator(grammar.env_name)]
 OneLine = Annotated[str, _ValueLength, AfterValidator(grammar.one_line)]
 ShortText = Annotated[str, _Word, AfterValidator(grammar.one_line)]
 ShellCommand = Annotated[str, _ValueLength, AfterValidator(grammar.shell_fragment)]
 MirrorRef = Annotated[str, _UrlLength, AfterValidator(grammar.mirror_ref)]
 ImageRef = Annotated[str, StringConstraints(max_length=255), AfterValidator(grammar.image_reference)]
-VersionMajorMinor = Annotated[str, _Word, AfterValidator(grammar.major_minor),
-                              _pattern(grammar.major_minor)]
-AptWord = Annotated[str, _Word, AfterValidator(grammar.apt_word), _pattern(grammar.apt_word)]
+VersionMajorMinor = Annotated[str, _Word, AfterValidator(grammar.major_minor)]
+AptWord = Annotated[str, _Word, AfterValidator(grammar.apt_word)]
 UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
 
 # List and mapping sizes: generous for any real environment, small enough that a runaway
@@ -139,7 +130,7 @@ class Base(Model):
 class AptRepository(Model):
     """An extra apt repository: a Launchpad PPA or a URL with its signing key."""
 
-    ppa: Annotated[str, _Word, AfterValidator(grammar.ppa), _pattern(grammar.ppa)] | None = Field(
+    ppa: Annotated[str, _Word, AfterValidator(grammar.ppa)] | None = Field(
         None, description="A Launchpad PPA as owner/name, e.g. deadsnakes/ppa (Ubuntu only)."
     )
     url: Url | None = Field(None, description="Repository URL, e.g. https://example.org/debian")
@@ -197,19 +188,16 @@ class Conda(Model):
     distribution: Literal["miniconda", "miniforge"] = Field(
         "miniconda", description="Which installer to use."
     )
-    installer_version: Annotated[str, _Word, AfterValidator(grammar.installer_version),
-                                 _pattern(grammar.installer_version)] | None = Field(
+    installer_version: Annotated[str, _Word, AfterValidator(grammar.installer_version)] | None = Field(
         None, description="Installer version (e.g. py311_24.1.2-0); default pinned by envspec."
     )
     installer_url: Url | None = Field(
         None, description="Full installer URL; overrides the version and mirror."
     )
-    installer_sha256: Annotated[str, _Word, AfterValidator(grammar.sha256),
-                                _pattern(grammar.sha256)] | None = Field(
+    installer_sha256: Annotated[str, _Word, AfterValidator(grammar.sha256)] | None = Field(
         None, description="Expected SHA-256 of the installer; the build fails on mismatch."
     )
-    channels: list[Annotated[str, _UrlLength, AfterValidator(grammar.conda_channel),
-                             _pattern(grammar.conda_channel)]] = Field(
+    channels: list[Annotated[str, _UrlLength, AfterValidator(grammar.conda_channel)]] = Field(
         default_factory=list,
         max_length=MAX_SOURCES,
         description="Channels in priority order, e.g. [conda-forge].",
@@ -279,7 +267,7 @@ class User(Model):
     """The non-root user the container runs as; owns the workdir."""
 
     name: Annotated[str, StringConstraints(max_length=grammar.MAX_USER_NAME),
-                    AfterValidator(grammar.user_name), _pattern(grammar.user_name)] = Field(
+                    AfterValidator(grammar.user_name)] = Field(
         "dev", description="User name; not root nor a system user or group of Debian/Ubuntu "
         "images (daemon, nobody, sudo, video…: see envspec/data/system_users.yaml)."
     )
@@ -338,6 +326,8 @@ def _gpu_selection(value: object) -> object:
     if isinstance(value, list) and not 1 <= len(value) <= MAX_ITEMS:
         raise ValueError("a GPU list names 1 to 256 GPUs; write `none` for no GPUs")
     if isinstance(value, list | bool):
+        from envspec.gpus import GpuSelectionError, parse_gpus  # only a list needs its grammar
+
         try:
             parse_gpus(value)
         except GpuSelectionError as err:
@@ -354,12 +344,11 @@ class Runtime(Model):
         "['GPU-3a1b…', 1].",
     )
     mounts: list[Mount] = Field(default_factory=list, max_length=MAX_ITEMS, description="Bind mounts.")
-    ports: list[Annotated[str, _Word, AfterValidator(grammar.port_mapping),
-                          _pattern(grammar.port_mapping)]] = Field(
+    ports: list[Annotated[str, _Word, AfterValidator(grammar.port_mapping)]] = Field(
         default_factory=list, max_length=MAX_ITEMS,
         description="Port mappings HOST:CONTAINER, e.g. '8888:8888'; ports are 1-65535.",
     )
-    shm_size: Annotated[str, _Word, AfterValidator(grammar.size), _pattern(grammar.size)] | None = Field(
+    shm_size: Annotated[str, _Word, AfterValidator(grammar.size)] | None = Field(
         None, description="Shared memory size, e.g. 8g (PyTorch DataLoader workers need it)."
     )
     env: dict[EnvName, OneLine] = Field(
@@ -414,7 +403,7 @@ class Spec(Model):
     """An environment: what goes into the image, how it is built, run and tested."""
 
     name: Annotated[str, StringConstraints(max_length=grammar.MAX_IMAGE_NAME),
-                    AfterValidator(grammar.image_name), _pattern(grammar.image_name)] = Field(
+                    AfterValidator(grammar.image_name)] = Field(
         description="Name of the environment; becomes the image name (as Docker accepts it: "
         "lower case, digits and single `.`, `_` or `-` between them)."
     )
@@ -445,8 +434,7 @@ class Spec(Model):
         None, max_length=MAX_ITEMS, description="Exec-form ENTRYPOINT."
     )
     cmd: list[OneLine] | None = Field(None, max_length=MAX_ITEMS, description="Exec-form CMD.")
-    labels: dict[Annotated[str, _Word, AfterValidator(grammar.label_key),
-                           _pattern(grammar.label_key)], OneLine] = Field(
+    labels: dict[Annotated[str, _Word, AfterValidator(grammar.label_key)], OneLine] = Field(
         default_factory=dict, max_length=MAX_ITEMS, description="Extra image labels."
     )
     build: Build = Field(default_factory=Build, description="Build-time settings.")
