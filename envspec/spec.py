@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -24,6 +23,31 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from envspec import grammar
+from envspec.spec_types import (
+    MAX_ENV,
+    MAX_ITEMS,
+    MAX_PACKAGES,
+    MAX_SOURCES,
+    AbsolutePath,
+    AptPackage,
+    AptWord,
+    CondaSpec,
+    EnvName,
+    GpuChoice,
+    HostName,
+    ImageRef,
+    MirrorRef,
+    OneLine,
+    PipRequirement,
+    RelativePath,
+    ShellCommand,
+    ShortText,
+    Url,
+    UrlLength,
+    UserId,
+    VersionMajorMinor,
+    Word,
+)
 
 OsId = Literal[
     "ubuntu16.04",
@@ -35,40 +59,6 @@ OsId = Literal[
     "debian12",
     "debian13",
 ]
-
-
-
-# Every string is bounded before its grammar runs: the limit is the first check, and the
-# JSON Schema states it (maxLength), so an oversized value never reaches a regex or a build.
-_Word = StringConstraints(max_length=grammar.MAX_WORD)
-_Package = StringConstraints(max_length=grammar.MAX_PACKAGE)
-_UrlLength = StringConstraints(max_length=grammar.MAX_URL)
-_PathLength = StringConstraints(max_length=grammar.MAX_PATH)
-_ValueLength = StringConstraints(max_length=grammar.MAX_VALUE)
-
-AptPackage = Annotated[str, _Package, AfterValidator(grammar.apt_package)]
-PipRequirement = Annotated[str, _Package, AfterValidator(grammar.pip_requirement)]
-CondaSpec = Annotated[str, _Package, AfterValidator(grammar.conda_spec)]
-Url = Annotated[str, _UrlLength, AfterValidator(grammar.url)]
-HostName = Annotated[str, _Word, AfterValidator(grammar.hostname)]
-RelativePath = Annotated[str, _PathLength, AfterValidator(grammar.relative_path)]
-AbsolutePath = Annotated[str, _PathLength, AfterValidator(grammar.absolute_path)]
-EnvName = Annotated[str, _Word, AfterValidator(grammar.env_name)]
-OneLine = Annotated[str, _ValueLength, AfterValidator(grammar.one_line)]
-ShortText = Annotated[str, _Word, AfterValidator(grammar.one_line)]
-ShellCommand = Annotated[str, _ValueLength, AfterValidator(grammar.shell_fragment)]
-MirrorRef = Annotated[str, _UrlLength, AfterValidator(grammar.mirror_ref)]
-ImageRef = Annotated[str, StringConstraints(max_length=255), AfterValidator(grammar.image_reference)]
-VersionMajorMinor = Annotated[str, _Word, AfterValidator(grammar.major_minor)]
-AptWord = Annotated[str, _Word, AfterValidator(grammar.apt_word)]
-UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
-
-# List and mapping sizes: generous for any real environment, small enough that a runaway
-# generator or a pasted lock file is an error at validation, not a 100,000-line Dockerfile.
-MAX_PACKAGES = 1000
-MAX_SOURCES = 32  # repositories, channels, indexes, requirement files, certificates
-MAX_ITEMS = 256  # run steps, copies, labels, checks, mounts, ports, exec-form arguments
-MAX_ENV = 1024
 
 
 def _cuda_version(value: str) -> str:
@@ -84,7 +74,7 @@ def _cuda_version(value: str) -> str:
         raise PydanticCustomError("value_error", str(err), {"hint": hint}) from None
 
 
-CudaVersion = Annotated[str, _Word, AfterValidator(_cuda_version)]
+CudaVersion = Annotated[str, Word, AfterValidator(_cuda_version)]
 
 
 class Model(BaseModel):
@@ -130,7 +120,7 @@ class Base(Model):
 class AptRepository(Model):
     """An extra apt repository: a Launchpad PPA or a URL with its signing key."""
 
-    ppa: Annotated[str, _Word, AfterValidator(grammar.ppa)] | None = Field(
+    ppa: Annotated[str, Word, AfterValidator(grammar.ppa)] | None = Field(
         None, description="A Launchpad PPA as owner/name, e.g. deadsnakes/ppa (Ubuntu only)."
     )
     url: Url | None = Field(None, description="Repository URL, e.g. https://example.org/debian")
@@ -188,16 +178,16 @@ class Conda(Model):
     distribution: Literal["miniconda", "miniforge"] = Field(
         "miniconda", description="Which installer to use."
     )
-    installer_version: Annotated[str, _Word, AfterValidator(grammar.installer_version)] | None = Field(
+    installer_version: Annotated[str, Word, AfterValidator(grammar.installer_version)] | None = Field(
         None, description="Installer version (e.g. py311_24.1.2-0); default pinned by envspec."
     )
     installer_url: Url | None = Field(
         None, description="Full installer URL; overrides the version and mirror."
     )
-    installer_sha256: Annotated[str, _Word, AfterValidator(grammar.sha256)] | None = Field(
+    installer_sha256: Annotated[str, Word, AfterValidator(grammar.sha256)] | None = Field(
         None, description="Expected SHA-256 of the installer; the build fails on mismatch."
     )
-    channels: list[Annotated[str, _UrlLength, AfterValidator(grammar.conda_channel)]] = Field(
+    channels: list[Annotated[str, UrlLength, AfterValidator(grammar.conda_channel)]] = Field(
         default_factory=list,
         max_length=MAX_SOURCES,
         description="Channels in priority order, e.g. [conda-forge].",
@@ -306,49 +296,20 @@ class Mount(Model):
     read_only: bool = Field(False, description="Mount read-only.")
 
 
-GpuId = Annotated[int, Field(ge=0)] | Annotated[str, _Word, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
-GpuSelection = (
-    Literal["all", "none"]
-    | Annotated[int, Field(ge=1)]
-    | Annotated[list[GpuId], Field(min_length=1, max_length=MAX_ITEMS)]
-)
-
-
-def _gpu_selection(value: object) -> object:
-    """One clear message for a bad selection, instead of one per branch of the union."""
-    if not isinstance(value, str | int | list):
-        raise ValueError(f"{value!r} is not a GPU selection: use all, none, a count or a list")
-    if isinstance(value, str) and value not in ("all", "none"):
-        raise ValueError(f"{value!r} is not a GPU selection: use all, none, a count or a list")
-    if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-        raise ValueError(f"a GPU count must be at least 1, got {value}; write `none` for no GPUs "
-                         "and `all` for every GPU")
-    if isinstance(value, list) and not 1 <= len(value) <= MAX_ITEMS:
-        raise ValueError("a GPU list names 1 to 256 GPUs; write `none` for no GPUs")
-    if isinstance(value, list | bool):
-        from envspec.gpus import GpuSelectionError, parse_gpus  # only a list needs its grammar
-
-        try:
-            parse_gpus(value)
-        except GpuSelectionError as err:
-            raise ValueError(err.message.removeprefix("invalid GPU selection ")) from None
-    return value
-
-
 class Runtime(Model):
     """Defaults for `envspec run` / `envspec shell`; CLI options override them."""
 
-    gpus: Annotated[GpuSelection, BeforeValidator(_gpu_selection)] = Field(
+    gpus: GpuChoice = Field(
         "all",
         description="GPUs: all, none, a count, or a list of indices/UUIDs such as [1, 2] or "
         "['GPU-3a1b…', 1].",
     )
     mounts: list[Mount] = Field(default_factory=list, max_length=MAX_ITEMS, description="Bind mounts.")
-    ports: list[Annotated[str, _Word, AfterValidator(grammar.port_mapping)]] = Field(
+    ports: list[Annotated[str, Word, AfterValidator(grammar.port_mapping)]] = Field(
         default_factory=list, max_length=MAX_ITEMS,
         description="Port mappings HOST:CONTAINER, e.g. '8888:8888'; ports are 1-65535.",
     )
-    shm_size: Annotated[str, _Word, AfterValidator(grammar.size)] | None = Field(
+    shm_size: Annotated[str, Word, AfterValidator(grammar.size)] | None = Field(
         None, description="Shared memory size, e.g. 8g (PyTorch DataLoader workers need it)."
     )
     env: dict[EnvName, OneLine] = Field(
@@ -434,7 +395,7 @@ class Spec(Model):
         None, max_length=MAX_ITEMS, description="Exec-form ENTRYPOINT."
     )
     cmd: list[OneLine] | None = Field(None, max_length=MAX_ITEMS, description="Exec-form CMD.")
-    labels: dict[Annotated[str, _Word, AfterValidator(grammar.label_key)], OneLine] = Field(
+    labels: dict[Annotated[str, Word, AfterValidator(grammar.label_key)], OneLine] = Field(
         default_factory=dict, max_length=MAX_ITEMS, description="Extra image labels."
     )
     build: Build = Field(default_factory=Build, description="Build-time settings.")
