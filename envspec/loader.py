@@ -92,12 +92,8 @@ def _extends_target(path: Path, ref: object, positions: Positions, depth: int) -
             [_diag("spec.extends", f"`extends` nests deeper than {MAX_EXTENDS_DEPTH}", location,
                    "look for a cycle: a spec that extends itself through others")]
         )
-    problem = _extends_problem(ref)
-    target = _existing_file(path.parent / ref) if problem is None else None
-    if problem is None and target is None:
-        problem = f"`extends` names {_show(ref)}, which does not exist"
-    if problem is None and target is not None and target.suffix not in _SPEC_SUFFIXES:
-        problem = f"`extends` names {_show(ref)}, which leads to {target.name}, not a .yaml file"
+    target = _existing_file(path.parent / ref)
+    problem = _extends_problem(ref, target)
     if problem is not None or target is None:
         raise SpecError([_diag("spec.extends", problem or "bad `extends`", location,
                                f"name a .yaml spec by its path relative to {path.name}'s folder")])
@@ -107,8 +103,9 @@ def _extends_target(path: Path, ref: object, positions: Positions, depth: int) -
 _SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def _extends_problem(ref: str) -> str | None:
-    """`extends` may climb to a sibling folder of templates, but names a spec file, relatively."""
+def _extends_problem(ref: str, target: Path | None) -> str | None:
+    """`extends` may climb to a sibling folder of templates, but names a spec file, relatively
+    (never /etc/passwd, directly or through a link: its errors would point into that file)."""
     try:
         grammar.one_line(ref)
     except ValueError as err:
@@ -117,10 +114,16 @@ def _extends_problem(ref: str) -> str | None:
         return f"`extends` must be a relative path, got {_show(ref)}"
     if len(ref) > grammar.MAX_PATH or not ref.endswith(_SPEC_SUFFIXES):
         return f"`extends` must name a .yaml file, got {_show(ref)}"
+    if target is None:
+        return f"`extends` names {_show(ref)}, which does not exist"
+    if target.suffix not in _SPEC_SUFFIXES:
+        return f"`extends` names {_show(ref)}, which leads to {target.name}, not a .yaml file"
     return None
 
 
 def _existing_file(path: Path) -> Path | None:
+    if "\0" in str(path):  # the file system cannot even be asked; _extends_problem says why
+        return None
     try:
         target = path.resolve()
         return target if target.is_file() else None
