@@ -12,7 +12,6 @@ attempt to make the loader construct something.
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,13 +120,16 @@ def check_events(text: str, file: str) -> None:
             depth -= 1
 
 
-@dataclass
 class ExpansionBudget:
-    """Counts nodes and characters as aliases are expanded ("billion laughs" stops here)."""
+    """Counts nodes and characters as aliases are expanded ("billion laughs" stops here).
+    A plain class: a dataclass costs a millisecond of start-up to build."""
 
-    file: str
-    nodes: int = 0
-    chars: int = 0
+    __slots__ = ("chars", "file", "nodes")
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.nodes = 0
+        self.chars = 0
 
     def spend(self, node: yaml.Node, depth: int) -> str | None:
         """Pay for one node; the code of the limit it passes, if any."""
