@@ -7,14 +7,16 @@ first means an injection attempt is reported as an error instead of being built,
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from envspec.imageref import ImageRef, ImageRefError
 from envspec.requirements import parse_requirement
+
+if TYPE_CHECKING:
+    from envspec.catalog.queries import Catalog
 
 # Length limits, each below what the consumer accepts, so that an oversized value is an error
 # here and not at build time (or a 10 MB string run through every regex below).
@@ -131,8 +133,7 @@ def env_name(value: str) -> str:
 
 def user_name(value: str) -> str:
     _full(_USER_NAME, value, "a Linux user name (lower case, digits, _ and -)")
-    system = _system_accounts()
-    if value in system["users"] or value in system["groups"]:
+    if _catalog().is_system_account(value):
         raise ValueError(f"{value!r} is a system user or group in Debian and Ubuntu images; "
                          "the non-root user needs a name of its own (or `user: null` for root)")
     return value
@@ -140,22 +141,19 @@ def user_name(value: str) -> str:
 
 def user_id(value: int) -> int:
     """A uid or gid for the non-root user: not one the base images reserve."""
-    reserved = _system_accounts()["reserved_ids"]
-    if value < reserved["below"] or value in reserved["exact"]:
-        raise ValueError(f"id {value} is reserved for system accounts (0-{reserved['below'] - 1}, "
+    catalog = _catalog()
+    if catalog.is_reserved_id(value):
+        below = catalog.reserved_ids().below
+        raise ValueError(f"id {value} is reserved for system accounts (0-{below - 1}, "
                          "65534 nobody, 65535); use your host id, usually 1000 or above")
     return value
 
 
-@functools.cache
-def _system_accounts() -> dict[str, Any]:
-    from importlib.resources import files
+def _catalog() -> Catalog:
+    # Imported here: only a spec that names its user or ids needs the catalog for it.
+    from envspec.catalog import load_catalog
 
-    import yaml
-
-    text = (files("envspec") / "data" / "system_users.yaml").read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return data
+    return load_catalog()
 
 
 def image_name(value: str) -> str:

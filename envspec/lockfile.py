@@ -76,9 +76,13 @@ def read_lock(path: Path) -> Lock | None:
     """The lock at `path`, None when there is none; a corrupt one is a located SpecError."""
     if not path.is_file():
         return None
-    text = yaml_safe.read_text(path)  # size, encoding: located errors like the spec's
-    node = yaml_safe.compose(text, str(path))  # syntax errors and tags, located
-    yaml_safe.check_events(text, str(path))  # nesting: the constructor below recurses
+    try:
+        text = yaml_safe.read_text(path)  # size, encoding: located errors like the spec's
+        node = yaml_safe.compose(text, str(path))  # syntax errors and tags, located
+        yaml_safe.check_events(text, str(path))  # nesting: the constructor below recurses
+    except SpecError as err:  # the spec reader's codes, told as a lock problem
+        raise SpecError([_corrupt(d.message, d.location or Location(str(path))).diagnostics[0]
+                         for d in err.diagnostics]) from None
     try:
         data: Any = yaml.load(text, Loader=FAST_LOADER)
     except ValueError as err:  # a date or a number Python cannot hold

@@ -293,6 +293,17 @@ class CondaFile(Row):
     installers: dict[CondaDistribution, CondaInstaller]
 
 
+class ReservedIds(Row):
+    below: int  # ids under this are the distribution's (Debian Policy 9.2.2: 0-99)
+    exact: Items[int]  # and these single ones (65534 nobody, 65535 (uid_t)-1 in 16 bits)
+
+
+class SystemUsersFile(Row):
+    users: Items[str]
+    groups: Items[str]
+    reserved_ids: ReservedIds
+
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -303,4 +314,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "import_names.yaml": ImportNamesFile,
     "ppas.yaml": PpasFile,
     "conda.yaml": CondaFile,
+    "system_users.yaml": SystemUsersFile,
 }

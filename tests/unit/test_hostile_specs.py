@@ -396,4 +396,4 @@ def test_a_lock_file_with_a_syntax_error_is_located(tmp_path: Path) -> None:
     path = tmp_path / "env.yaml"
     path.write_text(HEAD)
     result = CliRunner().invoke(cli, ["render", str(path)])
-    assert result.exit_code == 1 and f"{tmp_path / 'env.lock'}:2:1: error[spec.yaml]" in result.stderr, result.stderr
+    assert result.exit_code == 1 and f"{tmp_path / 'env.lock'}:2:1: error[lock.invalid]" in result.stderr, result.stderr
