@@ -118,6 +118,12 @@ def translate_docker_error(exc: BaseException, *, base_url: str | None = None) -
             f"the Docker engine at {where} refused the connection (is the daemon running?)",
             hint=_HINT_CHECK_DAEMON,
         )
+    if has(ConnectionResetError, "Connection broken") or "closed connection" in text:
+        return DockerUnavailableError(
+            f"the Docker engine at {where} went away in the middle of the request (did the "
+            "daemon stop or restart?); nothing was tagged",
+            hint=_HINT_CHECK_DAEMON + "; then run the command again",
+        )
     if has(TimeoutError, "timed out"):
         return DockerUnavailableError(
             f"the Docker engine at {where} did not answer in time", hint=_HINT_CHECK_DAEMON
