@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
-from tests.integration.conftest import unavailable
+from tests.integration.conftest import own_containers, unavailable
 from tests.integration.private_daemons import (
     PrivateDockerd,
     PrivateRegistry,
@@ -63,11 +63,6 @@ def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def envspec(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*ENVSPEC, *args], capture_output=True, text=True, cwd=REPO, env=env,
                           check=False, timeout=timeout)
-
-
-def own_containers(client: Any, marker: str) -> list[dict[str, Any]]:
-    """The engine's containers (running or not) whose command carries `marker`."""
-    return [c for c in client.containers(all=True, trunc=False) if marker in c["Command"]]
 
 
 def wait_for_step(client: Any, marker: str, proc: subprocess.Popen[str], seconds: float = 120) -> str:
