@@ -81,20 +81,29 @@ def write_context(
     manifest = {name: _digest(entry.data) for name, entry in files.items()}
     contents = {name: (entry.data, normal_mode(entry.mode)) for name, entry in files.items()}
     contents[MANIFEST] = ((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), 0o644)
-    try:
-        _write_all(out_dir, contents)
-    except OSError as err:
-        raise WriteFailedError(
-            f"could not write the build context into {out_dir}: {err.strerror or err}",
-            hint="nothing in it was changed; free some space (or pick a writable folder) and "
-            "run the command again",
-        ) from err
+    _write_or_fail(out_dir, contents, f"the build context into {out_dir}")
     for stale in set(old) - set(files):
         path = out_dir / stale
         with contextlib.suppress(OSError):  # best effort: a leftover file harms nothing
             if path.is_file() and _digest(path.read_bytes()) == old[stale]:
                 path.unlink()
     return list(files)
+
+
+def write_file(path: Path, content: bytes) -> None:
+    """Write one file (env.lock) whole or not at all; WriteFailedError if it cannot be."""
+    _write_or_fail(path.parent, {path.name: (content, 0o644)}, str(path))
+
+
+def _write_or_fail(out_dir: Path, contents: Mapping[str, tuple[bytes, int]], what: str) -> None:
+    try:
+        _write_all(out_dir, contents)
+    except OSError as err:
+        raise WriteFailedError(
+            f"could not write {what}: {err.strerror or err}",
+            hint="nothing in it was changed; free some space (or pick a writable folder) and "
+            "run the command again",
+        ) from err
 
 
 def _write_all(out_dir: Path, contents: Mapping[str, tuple[bytes, int]]) -> None:
