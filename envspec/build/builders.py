@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envspec.build.parsers import ClassicStreamParser, PlainBuildKitParser
 from envspec.build.request import BuildRequest, BuildResult
@@ -198,7 +198,7 @@ class CliBuilder:
                     for line in proc.stdout:
                         parser.feed(line)
                 except BaseException:  # Ctrl-C or SIGTERM: the CLI must not build on alone
-                    _stop(proc)
+                    stop_process(proc)
                     raise
                 return proc.wait()
         except OSError as exc:
@@ -207,8 +207,9 @@ class CliBuilder:
             ) from exc
 
 
-def _stop(proc: subprocess.Popen[str], grace: float = 10.0) -> None:
-    """Terminate the docker CLI (it cancels its BuildKit build on SIGTERM); kill it if it lingers."""
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """Terminate a child (the docker CLI cancels its BuildKit build on SIGTERM); kill it if it
+    lingers past `grace` seconds."""
     proc.terminate()
     try:
         proc.wait(timeout=grace)

@@ -19,7 +19,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
+from envspec.build.builders import stop_process
 from tests.integration.conftest import unavailable
 
 
@@ -35,14 +37,8 @@ def _wait_for(what: str, ready: Callable[[], bool], seconds: float, log: Path) -
 
 
 def _stop_process(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    if proc is not None and proc.poll() is None:
+        stop_process(proc, grace)
 
 
 @dataclass
@@ -142,7 +138,19 @@ def _unmount_below(root: Path) -> None:
 def start_private_dockerd(tmp_root: Path) -> PrivateDockerd:
     if shutil.which("dockerd") is None or os.geteuid() != 0:
         unavailable("a private dockerd needs the dockerd binary and root")
-    daemon = PrivateDockerd(tmp_root)
+    return _started(PrivateDockerd(tmp_root))
+
+
+class _Daemon(Protocol):
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+
+
+D = TypeVar("D", bound=_Daemon)
+
+
+def _started(daemon: D) -> D:
+    """`daemon`, started; cleaned up again when it does not come up."""
     try:
         daemon.start()
     except BaseException:
@@ -205,10 +213,4 @@ class PrivateRegistry:
 def start_private_registry(tmp_root: Path) -> PrivateRegistry:
     if shutil.which("docker-registry") is None:
         unavailable("the docker-registry binary is missing (apt-get install docker-registry)")
-    registry = PrivateRegistry(tmp_root)
-    try:
-        registry.start()
-    except BaseException:
-        registry.close()
-        raise
-    return registry
+    return _started(PrivateRegistry(tmp_root))

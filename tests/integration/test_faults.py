@@ -31,25 +31,24 @@ from tests.integration.private_daemons import (
 ENVSPEC = [sys.executable, "-m", "envspec"]
 
 
-def sleepy_spec(folder: Path, base_image: str, marker: str, *, seconds: int = 120) -> Path:
-    """A spec whose last RUN sleeps: a build of it is reliably "in the middle of a step"."""
+def spec_running(folder: Path, base_image: str, marker: str, command: str) -> Path:
+    """A small spec named `marker` whose one `run:` step is `command`."""
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / "env.yaml"
     spec.write_text(
         f"name: {marker}\nbase:\n  os: debian12\n  image: {base_image}\npython: null\n"
-        f'run: ["sleep {seconds} && echo {marker}"]\n'
+        f'run: ["{command}"]\n'
     )
     return spec
+
+
+def sleepy_spec(folder: Path, base_image: str, marker: str, *, seconds: int = 120) -> Path:
+    """A spec whose last RUN sleeps: a build of it is reliably "in the middle of a step"."""
+    return spec_running(folder, base_image, marker, f"sleep {seconds} && echo {marker}")
 
 
 def quick_spec(folder: Path, base_image: str, marker: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    spec = folder / "env.yaml"
-    spec.write_text(
-        f"name: {marker}\nbase:\n  os: debian12\n  image: {base_image}\npython: null\n"
-        f'run: ["echo {marker} > /marker"]\n'
-    )
-    return spec
+    return spec_running(folder, base_image, marker, f"echo {marker} > /marker")
 
 
 def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
