@@ -365,3 +365,34 @@ def test_the_engine_stopping_mid_build_is_exit_5_and_the_next_build_works(
     again = envspec(*argv, env=env)
     assert again.returncode == 0, again.stderr
     assert len(content_images(client, unique_name)) == 1
+
+
+# --------------------------------------------------------------------------- a signal during `run`
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_during_run_removes_its_container(
+    docker_client: Any, base_image: str, unique_name: str, tmp_path: Path,
+    image_cleanup: list[str], signum: int, code: int,
+) -> None:
+    spec = quick_spec(tmp_path / "spec", base_image, unique_name)
+    image_cleanup.append(f"envspec/{unique_name}")
+    env = child_env(tmp_path)
+    assert envspec("build", str(spec), "--progress", "plain", env=env).returncode == 0
+    proc = subprocess.Popen([*ENVSPEC, "run", str(spec), "--gpus", "none", "--progress", "plain",
+                             "--", "sleep", "120"], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    label = {"label": f"envspec.spec={unique_name}"}  # runtime.plan_container sets it
+    try:
+        deadline = time.monotonic() + 60
+        while not docker_client.containers(filters={**label, "status": "running"}):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    assert docker_client.containers(all=True, filters=label) == [], "the container stayed"
