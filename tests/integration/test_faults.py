@@ -6,6 +6,7 @@ only at the containers of its own build, found by a marker unique to the test in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -81,6 +82,17 @@ def content_images(client: Any, marker: str) -> list[str]:
     return [t for image in client.images(name=f"envspec/{marker}") for t in image["RepoTags"]]
 
 
+@pytest.fixture(autouse=True)
+def _remove_spec_images(request: pytest.FixtureRequest, unique_name: str) -> Iterator[None]:
+    """Every image a test built from its spec (`envspec/<unique_name>:<hash>`) goes afterwards."""
+    yield
+    if "docker_client" in request.fixturenames:
+        client = request.getfixturevalue("docker_client")
+        for tag in content_images(client, unique_name):
+            with contextlib.suppress(Exception):  # already gone
+                client.remove_image(tag, force=True)
+
+
 def leftovers(tmp_path: Path) -> list[str]:
     return sorted(p.name for p in (tmp_path / "child-tmp").iterdir())
 
@@ -92,11 +104,10 @@ def leftovers(tmp_path: Path) -> list[str]:
     (signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 @pytest.mark.parametrize("builder", ["docker", "buildkit"])
 def test_a_signal_mid_build_cancels_it_cleanly(
-    docker_client: Any, base_image: str, unique_name: str, tmp_path: Path, image_cleanup: list[str],
+    docker_client: Any, base_image: str, unique_name: str, tmp_path: Path,
     signum: int, code: int, word: str, builder: str,
 ) -> None:
     spec = sleepy_spec(tmp_path / "spec", base_image, unique_name)
-    image_cleanup.append(f"envspec/{unique_name}")
     proc = subprocess.Popen([*ENVSPEC, "build", str(spec), "--builder", builder, "--progress",
                              "plain"], cwd=REPO, env=child_env(tmp_path), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -205,10 +216,8 @@ def test_a_full_disk_during_render_o_changes_nothing(
 
 def test_two_builds_of_the_same_spec_at_once_end_with_one_image(
     docker_client: Any, base_image: str, unique_name: str, tmp_path: Path,
-    image_cleanup: list[str],
 ) -> None:
     spec = quick_spec(tmp_path / "spec", base_image, unique_name)
-    image_cleanup.append(f"envspec/{unique_name}")
     lock_before = envspec("lock", str(spec), env=child_env(tmp_path))
     assert lock_before.returncode == 0, lock_before.stderr
     lock_text = (spec.parent / "env.lock").read_text()
@@ -244,7 +253,7 @@ def test_a_base_image_removed_between_lock_and_build_is_named_with_a_hint(
 ) -> None:
     local_base = f"envspec-itest/{unique_name}-base:bookworm"
     docker_client.tag(base_image, f"envspec-itest/{unique_name}-base", "bookworm")
-    image_cleanup.extend([local_base, f"envspec/{unique_name}"])
+    image_cleanup.append(local_base)
     spec = quick_spec(tmp_path / "spec", local_base, unique_name)
     env = child_env(tmp_path)
     locked = envspec("lock", str(spec), env=env)
@@ -373,10 +382,9 @@ def test_the_engine_stopping_mid_build_is_exit_5_and_the_next_build_works(
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_during_run_removes_its_container(
     docker_client: Any, base_image: str, unique_name: str, tmp_path: Path,
-    image_cleanup: list[str], signum: int, code: int,
+    signum: int, code: int,
 ) -> None:
     spec = quick_spec(tmp_path / "spec", base_image, unique_name)
-    image_cleanup.append(f"envspec/{unique_name}")
     env = child_env(tmp_path)
     assert envspec("build", str(spec), "--progress", "plain", env=env).returncode == 0
     proc = subprocess.Popen([*ENVSPEC, "run", str(spec), "--gpus", "none", "--progress", "plain",
