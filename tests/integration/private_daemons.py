@@ -43,7 +43,12 @@ def _stop_process(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
 
 @dataclass
 class PrivateDockerd:
-    """A dockerd of our own: `--bridge=none --iptables=false`, so RUN steps use --network none."""
+    """A dockerd of our own on a bridge of its own, without iptables rules.
+
+    Not `--bridge=none`: a dockerd started that way deletes the host's `docker0` interface
+    (moby removes the default bridge when bridging is disabled), which breaks the shared engine
+    and every later test that starts a container on its default network.
+    """
 
     root: Path
     proc: subprocess.Popen[bytes] | None = None
@@ -63,10 +68,26 @@ class PrivateDockerd:
         return [
             "dockerd", "--config-file", str(config), "--data-root", str(self.root / "data"),
             "--exec-root", str(self.root / "exec"), "--pidfile", str(self.root / "dockerd.pid"),
-            "-H", self.host, "--bridge=none", "--iptables=false",
+            "-H", self.host, f"--bridge={self.bridge}", "--iptables=false",
             "--containerd-namespace", "envspec-faults",
             "--containerd-plugins-namespace", "envspec-faults-plugins",
         ]
+
+    @property
+    def bridge(self) -> str:
+        """An interface name of our own (at most 15 characters, as Linux allows)."""
+        return f"esfault{os.getpid() % 100000}"
+
+    def _make_bridge(self) -> None:
+        if Path(f"/sys/class/net/{self.bridge}").exists():
+            return
+        for command in (["ip", "link", "add", self.bridge, "type", "bridge"],
+                        ["ip", "addr", "add", "10.251.77.1/24", "dev", self.bridge],
+                        ["ip", "link", "set", self.bridge, "up"]):
+            subprocess.run(command, check=True, capture_output=True)
+
+    def _remove_bridge(self) -> None:
+        subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True, check=False)
 
     def answers(self) -> bool:
         done = subprocess.run(["docker", "-H", self.host, "version"], capture_output=True,
@@ -75,6 +96,7 @@ class PrivateDockerd:
 
     def start(self) -> None:
         self.starts += 1
+        self._make_bridge()
         log = self.root / f"dockerd-{self.starts}.log"
         with log.open("wb") as out:
             self.proc = subprocess.Popen(self.argv(), stdout=out, stderr=subprocess.STDOUT,
@@ -125,6 +147,7 @@ class PrivateDockerd:
                 os.kill(shim, signal.SIGKILL)
         _unmount_below(self.root)
         shutil.rmtree(self.root, ignore_errors=True)
+        self._remove_bridge()
 
 
 def _unmount_below(root: Path) -> None:
