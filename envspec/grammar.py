@@ -9,10 +9,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from envspec.imageref import ImageRef, ImageRefError
 from envspec.requirements import parse_requirement
+
+if TYPE_CHECKING:
+    from envspec.catalog.queries import Catalog
+
+# Length limits, each below what the consumer accepts, so that an oversized value is an error
+# here and not at build time (or a 10 MB string run through every regex below).
+MAX_WORD = 128  # names, versions, words: Docker caps a tag at 128 characters
+MAX_IMAGE_NAME = 128  # Docker caps a whole reference at 255; room for a registry and a tag
+MAX_USER_NAME = 32  # useradd's limit (the pattern says it too)
+MAX_PACKAGE = 256  # a package name with its version or constraint
+MAX_URL = 2048
+MAX_PATH = 4096  # Linux PATH_MAX
+MAX_VALUE = 32 * 1024  # env values, commands: far below Linux's 128 KiB for one argv/env string
 
 _APT_NAME = r"[a-z0-9][a-z0-9+.\-]+"
 _APT_VERSION = r"[A-Za-z0-9.+~:\-]+"
@@ -119,7 +133,28 @@ def env_name(value: str) -> str:
 
 
 def user_name(value: str) -> str:
-    return _full(_USER_NAME, value, "a Linux user name (lower case, digits, _ and -)")
+    _full(_USER_NAME, value, "a Linux user name (lower case, digits, _ and -)")
+    if _catalog().is_system_account(value):
+        raise ValueError(f"{value!r} is a system user or group in Debian and Ubuntu images; "
+                         "the non-root user needs a name of its own (or `user: null` for root)")
+    return value
+
+
+def user_id(value: int) -> int:
+    """A uid or gid for the non-root user: not one the base images reserve."""
+    catalog = _catalog()
+    if catalog.is_reserved_id(value):
+        below = catalog.reserved_ids().below
+        raise ValueError(f"id {value} is reserved for system accounts (0-{below - 1}, "
+                         "65534 nobody, 65535); use your host id, usually 1000 or above")
+    return value
+
+
+def _catalog() -> Catalog:
+    # Imported here: only a spec that names its user or ids needs the catalog for it.
+    from envspec.catalog import load_catalog
+
+    return load_catalog()
 
 
 def image_name(value: str) -> str:
@@ -141,7 +176,15 @@ def label_key(value: str) -> str:
 
 
 def port_mapping(value: str) -> str:
-    return _full(_PORT, value, "a port mapping (like `8888:8888` or `127.0.0.1:6006:6006`)")
+    _full(_PORT, value, "a port mapping (like `8888:8888` or `127.0.0.1:6006:6006`)")
+    ports = value.split("/")[0].split(":")[-2:]
+    address = value.split(":")[0] if value.count(":") == 2 else None
+    if address is not None and any(int(octet) > 255 for octet in address.split(".")):
+        raise ValueError(f"{value!r}: {address} is not an IPv4 address")
+    for port in ports:
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"{value!r}: port {int(port)} is outside 1-65535")
+    return value
 
 
 def size(value: str) -> str:
@@ -174,3 +217,58 @@ def installer_version(value: str) -> str:
 
 def sha256(value: str) -> str:
     return _full(_SHA256, value, "a SHA-256 digest (64 lower-case hex digits)")
+
+
+_CONTINUATIONS = ("&&", "||", "|")
+
+
+def shell_fragment(value: str) -> str:
+    """One shell command line: quotes closed, no trailing `\\` or `&&` that would continue it
+    into the next Dockerfile line (a trailing backslash swallows the next instruction)."""
+    import shlex  # only specs with commands need it: keep it off the start-up path
+
+    one_line(value)
+    try:
+        lexer = shlex.shlex(value, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)  # `#` starts a comment only between words, as in sh
+    except ValueError as err:  # "No closing quotation", "No escaped character"
+        raise ValueError(f"is not a complete shell command: {_shlex_reason(err)}") from None
+    if not tokens:  # blank, or a comment only
+        raise ValueError("is empty: an empty RUN is a Dockerfile syntax error; remove the item")
+    if tokens and tokens[-1] in _CONTINUATIONS:
+        raise ValueError(f"ends with `{tokens[-1]}`, so it continues into whatever follows; "
+                         "finish the command in this item")
+    return value
+
+
+def _shlex_reason(err: ValueError) -> str:
+    if "escaped" in str(err):
+        return "it ends with `\\`, which would continue it into the next Dockerfile line"
+    return "a quote is never closed"
+
+
+def json_pattern(check: object) -> str | None:
+    """The anchored regular expression behind a grammar, for the JSON Schema (None: no regex)."""
+    regex = SCHEMA_PATTERNS.get(getattr(check, "__name__", ""))
+    return f"^(?:{regex.pattern})$" if regex is not None else None
+
+
+SCHEMA_PATTERNS: dict[str, re.Pattern[str]] = {
+    "apt_package": _APT_PACKAGE,
+    "conda_spec": _CONDA_SPEC,
+    "conda_channel": _CONDA_CHANNEL,
+    "env_name": _ENV_NAME,
+    "user_name": _USER_NAME,
+    "image_name": _IMAGE_NAME,
+    "label_key": _LABEL_KEY,
+    "hostname": _HOSTNAME,
+    "port_mapping": _PORT,
+    "size": _SIZE,
+    "ppa": _PPA,
+    "apt_word": _APT_WORD,
+    "major_minor": _MAJOR_MINOR,
+    "cuda_version": _CUDA,
+    "installer_version": _INSTALLER_VERSION,
+    "sha256": _SHA256,
+}

@@ -8,15 +8,16 @@ translate each of its errors back to the position the user typed.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from envspec.catalog import FAST_LOADER
+from envspec import grammar, yaml_safe
 from envspec.errors import Diagnostic, Location, SpecError
 from envspec.spec import Spec
 
@@ -69,7 +70,12 @@ def _load_with_extends(
     if parent_ref is None:
         return data, positions, (path,)
     parent_path = _extends_target(path, parent_ref, positions, depth)
-    parent_data, parent_positions, parent_sources = _load_with_extends(parent_path, depth + 1)
+    try:
+        parent_data, parent_positions, parent_sources = _load_with_extends(parent_path, depth + 1)
+    except SpecError as err:  # a problem with no place in the parent (unreadable) is the key's
+        where = positions.locate(("extends",))
+        raise SpecError([d if d.location else replace(d, location=where)
+                         for d in err.diagnostics]) from None
     merged = _merge(parent_data, {k: v for k, v in data.items() if k != "extends"})
     parent_positions.by_path.update(positions.by_path)
     parent_positions.key_positions.update(positions.key_positions)
@@ -81,18 +87,48 @@ def _extends_target(path: Path, ref: object, positions: Positions, depth: int) -
     location = positions.locate(("extends",))
     if not isinstance(ref, str):
         raise SpecError([_diag("spec.extends", "`extends` must be a relative path", location)])
-    target = (path.parent / ref).resolve()
     if depth >= MAX_EXTENDS_DEPTH:
         raise SpecError(
             [_diag("spec.extends", f"`extends` nests deeper than {MAX_EXTENDS_DEPTH}", location,
                    "look for a cycle: a spec that extends itself through others")]
         )
-    if not target.is_file():
-        raise SpecError(
-            [_diag("spec.extends", f"`extends` names {ref!r}, which does not exist", location,
-                   f"the path is relative to {path.parent}")]
-        )
+    target = _existing_file(path.parent / ref)
+    problem = _extends_problem(ref, target)
+    if problem is not None or target is None:
+        raise SpecError([_diag("spec.extends", problem or "bad `extends`", location,
+                               f"name a .yaml spec by its path relative to {path.name}'s folder")])
     return target
+
+
+_SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def _extends_problem(ref: str, target: Path | None) -> str | None:
+    """`extends` may climb to a sibling folder of templates, but names a spec file, relatively
+    (never /etc/passwd, directly or through a link: its errors would point into that file)."""
+    try:
+        grammar.one_line(ref)
+    except ValueError as err:
+        return f"`extends`: {err}"
+    if ref.startswith(("/", "~")):
+        return f"`extends` must be a relative path, got {_show(ref)}"
+    if len(ref) > grammar.MAX_PATH or not ref.endswith(_SPEC_SUFFIXES):
+        return f"`extends` must name a .yaml file, got {_show(ref)}"
+    if target is None:
+        return f"`extends` names {_show(ref)}, which does not exist"
+    if target.suffix not in _SPEC_SUFFIXES:
+        return f"`extends` names {_show(ref)}, which leads to {target.name}, not a .yaml file"
+    return None
+
+
+def _existing_file(path: Path) -> Path | None:
+    if "\0" in str(path):  # the file system cannot even be asked; _extends_problem says why
+        return None
+    try:
+        target = path.resolve()
+        return target if target.is_file() else None
+    except (OSError, RuntimeError):  # a link loop, a name too long for the file system
+        return None
 
 
 def _merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,21 +143,8 @@ def _merge(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], Positions]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError([_diag("spec.unreadable", f"cannot read {path}: {err.strerror}", None)]) from None
-    except UnicodeDecodeError:
-        raise SpecError([_diag("spec.encoding", f"{path} is not UTF-8 text", None)]) from None
-    try:
-        node = yaml.compose(text, Loader=FAST_LOADER)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        location = Location(str(path), mark.line + 1, mark.column + 1) if mark else None
-        raise SpecError(
-            [_diag("spec.yaml", f"not valid YAML: {err.problem}", location,
-                   "check indentation and that `:` is followed by a space")]
-        ) from None
+    text = yaml_safe.read_text(path)
+    node = yaml_safe.compose(text, str(path))
     if node is None:
         raise SpecError([_diag("spec.empty", "the file is empty", Location(str(path)),
                                "run `envspec init` for a commented starter spec")])
@@ -136,33 +159,45 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], Positions]:
 
 
 class _Walker:
-    """Turns a composed YAML node tree into plain data, recording positions on the way."""
+    """Turns a composed YAML node tree into plain data, recording positions on the way.
+
+    Aliases are expanded here, so every node visited is paid for from the budget."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.positions = Positions()
         self.problems: list[Diagnostic] = []
         self._constructor = yaml.SafeLoader("")
+        self._budget = yaml_safe.ExpansionBudget(file)
 
     def _loc(self, node: yaml.Node, path: KeyPath) -> Location:
         mark = node.start_mark
         return Location(self.file, mark.line + 1, mark.column + 1, _dotted(path) or None)
 
     def value(self, node: yaml.Node, path: KeyPath) -> Any:
+        self._pay(node, path)
         self.positions.by_path[path] = self._loc(node, path)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
         self.positions.raw_text[path] = node.value
-        return self._constructor.construct_object(node, deep=True)
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        """YAML 1.1 reads some plain words as dates or numbers that Python cannot hold."""
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError):
+            self.problems.append(_diag("spec.yaml-value", f"cannot read {_show(node.value)} as "
+                                       "a YAML value", self._loc(node, path),
+                                       "quote it to keep it as text"))
+            return node.value
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self._constructor.construct_object(key_node)
-            if not isinstance(key, str):
-                key = str(key)
+            key = self._key(key_node, path)
             child = (*path, key)
             self.positions.key_positions[child] = self._loc(key_node, child)
             if key in result:
@@ -173,13 +208,43 @@ class _Walker:
             result[key] = self.value(value_node, child)
         return result
 
+    def _key(self, node: yaml.Node, path: KeyPath) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problems.append(_diag("spec.key-type", "a key must be a plain word, not a list "
+                                       "or mapping", self._loc(node, path),
+                                       "remove the `?` or brackets around the key"))
+            return f"<{type(node).__name__} key>"
+        if node.tag == "tag:yaml.org,2002:merge":
+            self.problems.append(_diag("spec.merge-key", "YAML merge keys (`<<`) are not "
+                                       "supported", self._loc(node, path),
+                                       "write the keys out, or share settings with `extends:`"))
+            return "<<"
+        self._pay(node, path)
+        return str(self._scalar(node, path))
+
+    def _pay(self, node: yaml.Node, path: KeyPath) -> None:
+        """Stop past the budget: too deep where it happens, too large at the top-level key
+        being expanded (the node itself may be an anchor far above)."""
+        code = self._budget.spend(node, len(path))
+        if code is not None:
+            top = self.positions.key_positions.get(path[:1]) if code == "spec.too-large" else None
+            raise self._budget.exceeded(code, top or self._loc(node, path))
+
 
 def _validate(data: Mapping[str, Any], positions: Positions, path: Path) -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as err:
-        diagnostics = [_from_pydantic(e, positions, path) for e in err.errors()]
-        raise SpecError(sorted(diagnostics, key=_order)) from None
+        errors = err.errors()
+        diagnostics = [_from_pydantic(e, positions, path) for e in errors[:MAX_REPORTED]]
+        diagnostics.sort(key=_order)
+        if len(errors) > MAX_REPORTED:
+            diagnostics.append(Diagnostic("spec.more", f"… and {len(errors) - MAX_REPORTED} more "
+                                          "problems", Location(str(path)), "fix these first", "info"))
+        raise SpecError(diagnostics) from None
+
+
+MAX_REPORTED = 100  # a generated or pasted spec can have thousands; the first ones tell the story
 
 
 def _order(d: Diagnostic) -> tuple[int, int]:
@@ -220,7 +285,7 @@ def _message(error: Any, loc_path: KeyPath) -> str:
     kind = error["type"]
     key = _dotted(loc_path)
     if kind == "extra_forbidden":
-        return f"unknown key `{loc_path[-1]}`" if loc_path else "unknown key"
+        return f"unknown key `{_cut(str(loc_path[-1]))}`" if loc_path else "unknown key"
     if kind == "missing":
         return f"`{key}` is required"
     text = str(error["msg"]).removeprefix("Value error, ")
@@ -240,7 +305,26 @@ def _hint(error: Any, loc_path: KeyPath, typed: str | None) -> str | None:
         return f"quote it: `{loc_path[-1]}: \"{typed}\"` (unquoted, YAML reads 3.10 as the number 3.1)"
     if kind == "missing" and loc_path and loc_path[-1] == "name":
         return "add `name: my-env` at the top of the spec"
-    return None
+    if kind == "literal_error":
+        return _closest_choice(error.get("input"), str(error.get("ctx", {}).get("expected", "")))
+    return _LIMIT_HINTS.get(kind)
+
+
+_LIMIT_HINTS = {
+    "string_too_long": "envspec bounds every value (see the spec reference); a value this long "
+                       "is usually pasted by mistake, or belongs in a file",
+    "too_long": "envspec bounds every list (see the spec reference); split the environment, or "
+                "keep long package lists in a requirements file",
+}
+
+
+def _closest_choice(value: object, expected: str) -> str | None:
+    """`flavor: devle` → did you mean `devel`? (pydantic lists the choices as 'a', 'b' or 'c')."""
+    choices = re.findall(r"'([^']*)'", expected)
+    if not isinstance(value, str) or not choices:
+        return None
+    close = difflib.get_close_matches(value.lower(), choices, n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
 
 
 def _did_you_mean(word: str, allowed: list[str]) -> str:
@@ -286,8 +370,14 @@ def _show(value: Any) -> str:
 def _dotted(path: KeyPath) -> str:
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        word = _cut(str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{word}" if out else word)
     return out
+
+
+def _cut(key: str, limit: int = 60) -> str:
+    """A key as shown in messages: an oversized one (a pasted blob) is cut, not echoed whole."""
+    return key if len(key) <= limit else key[: limit - 1] + "…"
 
 
 def _diag(code: str, message: str, location: Location | None, hint: str | None = None) -> Diagnostic:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from envspec import __version__, grammar
+from envspec import __version__, grammar, yaml_safe
 from envspec.catalog import FAST_LOADER
 from envspec.catalog.models import Items
 from envspec.errors import Diagnostic, Location, SpecError
@@ -76,19 +76,23 @@ def read_lock(path: Path) -> Lock | None:
     """The lock at `path`, None when there is none; a corrupt one is a located SpecError."""
     if not path.is_file():
         return None
-    text = path.read_text("utf-8")
+    try:
+        text = yaml_safe.read_text(path)  # size, encoding: located errors like the spec's
+        node = yaml_safe.compose(text, str(path))  # syntax errors and tags, located
+        yaml_safe.check_events(text, str(path))  # nesting: the constructor below recurses
+    except SpecError as err:  # the spec reader's codes, told as a lock problem
+        raise SpecError([_corrupt(d.message, d.location or Location(str(path))).diagnostics[0]
+                         for d in err.diagnostics]) from None
     try:
         data: Any = yaml.load(text, Loader=FAST_LOADER)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        where = Location(str(path), mark.line + 1, mark.column + 1) if mark else Location(str(path))
-        raise _corrupt(f"{LOCK_NAME} is not valid YAML: {err.problem}", where) from None
+    except ValueError as err:  # a date or a number Python cannot hold
+        raise _corrupt(f"{LOCK_NAME} has a value that cannot be read ({err})", Location(str(path))) from None
     if not isinstance(data, dict):
         raise _corrupt(f"{LOCK_NAME} must be a mapping of keys", Location(str(path), 1, 1))
     try:
         return Lock.model_validate(data)
     except ValidationError as err:
-        marks = _marks(yaml.compose(text, Loader=FAST_LOADER))
+        marks = _marks(node)
         raise SpecError([_problem(e, path, marks) for e in err.errors()]) from None
 
 

@@ -7,13 +7,28 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
-from envspec import __version__
+from envspec import __version__, grammar
 from envspec.spec import Spec
 
 
+class _WithGrammarPatterns(GenerateJsonSchema):
+    """A string checked by a grammar gets the grammar's regex as its `pattern`, so editors flag
+    bad values too. Added here, not in the models, so validation does not carry schema-only
+    metadata (building the models is most of envspec's start-up)."""
+
+    def function_after_schema(self, schema: core_schema.AfterValidatorFunctionSchema) -> JsonSchemaValue:
+        json_schema = super().function_after_schema(schema)
+        pattern = grammar.json_pattern(schema["function"].get("function"))
+        if pattern is not None and json_schema.get("type") == "string":
+            json_schema = {**json_schema, "pattern": pattern}
+        return json_schema
+
+
 def schema_dict() -> dict[str, Any]:
-    schema = Spec.model_json_schema(by_alias=True)
+    schema = Spec.model_json_schema(by_alias=True, schema_generator=_WithGrammarPatterns)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"envspec env.yaml (envspec {__version__})",

@@ -11,10 +11,43 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from envspec import grammar
+from envspec.spec_types import (
+    MAX_ENV,
+    MAX_ITEMS,
+    MAX_PACKAGES,
+    MAX_SOURCES,
+    AbsolutePath,
+    AptPackage,
+    AptWord,
+    CondaSpec,
+    EnvName,
+    GpuChoice,
+    HostName,
+    ImageRef,
+    MirrorRef,
+    OneLine,
+    PipRequirement,
+    RelativePath,
+    ShellCommand,
+    ShortText,
+    Url,
+    UrlLength,
+    UserId,
+    VersionMajorMinor,
+    Word,
+)
 
 OsId = Literal[
     "ubuntu16.04",
@@ -27,20 +60,8 @@ OsId = Literal[
     "debian13",
 ]
 
-AptPackage = Annotated[str, AfterValidator(grammar.apt_package)]
-PipRequirement = Annotated[str, AfterValidator(grammar.pip_requirement)]
-CondaSpec = Annotated[str, AfterValidator(grammar.conda_spec)]
-Url = Annotated[str, AfterValidator(grammar.url)]
-HostName = Annotated[str, AfterValidator(grammar.hostname)]
-RelativePath = Annotated[str, AfterValidator(grammar.relative_path)]
-AbsolutePath = Annotated[str, AfterValidator(grammar.absolute_path)]
-EnvName = Annotated[str, AfterValidator(grammar.env_name)]
-OneLine = Annotated[str, AfterValidator(grammar.one_line)]
-MirrorRef = Annotated[str, AfterValidator(grammar.mirror_ref)]
-ImageRef = Annotated[str, AfterValidator(grammar.image_reference)]
-VersionMajorMinor = Annotated[str, AfterValidator(grammar.major_minor)]
 CudnnMajor = Annotated[int, Field(ge=7, le=9)]
-CudnnVersion = Annotated[str, AfterValidator(grammar.cudnn_version)]
+CudnnVersion = Annotated[str, Word, AfterValidator(grammar.cudnn_version)]
 
 
 def _cuda_version(value: str) -> str:
@@ -56,7 +77,7 @@ def _cuda_version(value: str) -> str:
         raise PydanticCustomError("value_error", str(err), {"hint": hint}) from None
 
 
-CudaVersion = Annotated[str, AfterValidator(_cuda_version)]
+CudaVersion = Annotated[str, Word, AfterValidator(_cuda_version)]
 
 
 class Model(BaseModel):
@@ -118,15 +139,15 @@ class Base(Model):
 class AptRepository(Model):
     """An extra apt repository: a Launchpad PPA or a URL with its signing key."""
 
-    ppa: Annotated[str, AfterValidator(grammar.ppa)] | None = Field(
+    ppa: Annotated[str, Word, AfterValidator(grammar.ppa)] | None = Field(
         None, description="A Launchpad PPA as owner/name, e.g. deadsnakes/ppa (Ubuntu only)."
     )
     url: Url | None = Field(None, description="Repository URL, e.g. https://example.org/debian")
-    suite: Annotated[str, AfterValidator(grammar.apt_word)] | None = Field(
+    suite: AptWord | None = Field(
         None, description="Suite; defaults to the distribution's codename."
     )
-    components: list[Annotated[str, AfterValidator(grammar.apt_word)]] = Field(
-        default_factory=lambda: ["main"], description="Components, e.g. [main]."
+    components: list[AptWord] = Field(
+        default_factory=lambda: ["main"], max_length=MAX_SOURCES, description="Components, e.g. [main]."
     )
     key_url: Url | None = Field(None, description="URL of the repository's signing key.")
 
@@ -148,10 +169,14 @@ class Apt(Model):
         "distribution's archive in every sources file, classic or deb822.",
     )
     packages: list[AptPackage] = Field(
-        default_factory=list, description="Debian/Ubuntu package names, optionally =version."
+        default_factory=list,
+        max_length=MAX_PACKAGES,
+        description="Debian/Ubuntu package names, optionally =version.",
     )
     repositories: list[AptRepository] = Field(
-        default_factory=list, description="Extra repositories or PPAs, added before install."
+        default_factory=list,
+        max_length=MAX_SOURCES,
+        description="Extra repositories or PPAs, added before install.",
     )
 
 
@@ -172,17 +197,19 @@ class Conda(Model):
     distribution: Literal["miniconda", "miniforge"] = Field(
         "miniconda", description="Which installer to use."
     )
-    installer_version: Annotated[str, AfterValidator(grammar.installer_version)] | None = Field(
+    installer_version: Annotated[str, Word, AfterValidator(grammar.installer_version)] | None = Field(
         None, description="Installer version (e.g. py311_24.1.2-0); default pinned by envspec."
     )
     installer_url: Url | None = Field(
         None, description="Full installer URL; overrides the version and mirror."
     )
-    installer_sha256: Annotated[str, AfterValidator(grammar.sha256)] | None = Field(
+    installer_sha256: Annotated[str, Word, AfterValidator(grammar.sha256)] | None = Field(
         None, description="Expected SHA-256 of the installer; the build fails on mismatch."
     )
-    channels: list[Annotated[str, AfterValidator(grammar.conda_channel)]] = Field(
-        default_factory=list, description="Channels in priority order, e.g. [conda-forge]."
+    channels: list[Annotated[str, UrlLength, AfterValidator(grammar.conda_channel)]] = Field(
+        default_factory=list,
+        max_length=MAX_SOURCES,
+        description="Channels in priority order, e.g. [conda-forge].",
     )
     mirror: MirrorRef | None = Field(
         None, description="Channel mirror: a preset name (tuna, ustc, aliyun) or a base URL."
@@ -191,7 +218,7 @@ class Conda(Model):
         None, description="An environment.yml next to env.yaml, installed before pip packages."
     )
     packages: list[CondaSpec] = Field(
-        default_factory=list, description="Conda packages, e.g. numpy=1.26."
+        default_factory=list, max_length=MAX_PACKAGES, description="Conda packages, e.g. numpy=1.26."
     )
 
 
@@ -199,20 +226,28 @@ class Pip(Model):
     """pip packages; they go into a venv or the conda env, never the OS Python (PEP 668)."""
 
     packages: list[PipRequirement] = Field(
-        default_factory=list, description="PEP 508 requirements, e.g. numpy==1.26 or "
+        default_factory=list,
+        max_length=MAX_PACKAGES,
+        description="PEP 508 requirements, e.g. numpy==1.26 or "
         "torch>=2.1; torch, torchvision and torchaudio get the newest matching release with wheels "
         "for the image's CUDA. Direct URLs belong in a requirements file."
     )
     requirements: list[RelativePath] = Field(
-        default_factory=list, description="requirements.txt files next to env.yaml."
+        default_factory=list, max_length=MAX_SOURCES, description="requirements.txt files next to env.yaml."
     )
     mirror: MirrorRef | None = Field(
         None, description="Index mirror: a preset name (tuna, aliyun, ustc) or a simple-index URL."
     )
     index_url: Url | None = Field(None, description="Primary index URL (overrides `mirror`).")
-    extra_index_urls: list[Url] = Field(default_factory=list, description="Extra indexes.")
-    find_links: list[Url] = Field(default_factory=list, description="--find-links locations.")
-    trusted_hosts: list[HostName] = Field(default_factory=list, description="--trusted-host.")
+    extra_index_urls: list[Url] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="Extra indexes."
+    )
+    find_links: list[Url] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="--find-links locations."
+    )
+    trusted_hosts: list[HostName] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="--trusted-host."
+    )
 
 
 class Python(Model):
@@ -240,11 +275,15 @@ class Python(Model):
 class User(Model):
     """The non-root user the container runs as; owns the workdir."""
 
-    name: Annotated[str, AfterValidator(grammar.user_name)] = Field(
-        "dev", description="User name."
+    name: Annotated[str, StringConstraints(max_length=grammar.MAX_USER_NAME),
+                    AfterValidator(grammar.user_name)] = Field(
+        "dev", description="User name; not root nor a system user or group of Debian/Ubuntu "
+        "images (daemon, nobody, sudo, video…: see envspec/data/system_users.yaml)."
     )
-    uid: int = Field(1000, ge=1, le=2**31 - 2, description="User id (match your host user).")
-    gid: int = Field(1000, ge=1, le=2**31 - 2, description="Group id.")
+    uid: UserId = Field(
+        1000, description="User id (match your host user); 1-99, 65534 and 65535 are reserved."
+    )
+    gid: UserId = Field(1000, description="Group id; the same ids are reserved.")
 
 
 class CopyItem(Model):
@@ -259,6 +298,7 @@ class Build(Model):
 
     ca_certificates: list[RelativePath] = Field(
         default_factory=list,
+        max_length=MAX_SOURCES,
         description="Extra CA certificates (PEM) installed before the first download, so apt, "
         "pip and conda work behind TLS-intercepting proxies.",
     )
@@ -275,25 +315,25 @@ class Mount(Model):
     read_only: bool = Field(False, description="Mount read-only.")
 
 
-GpuSelection = Literal["all", "none"] | int | list[int | str]
-
-
 class Runtime(Model):
     """Defaults for `envspec run` / `envspec shell`; CLI options override them."""
 
-    gpus: GpuSelection = Field(
+    gpus: GpuChoice = Field(
         "all",
         description="GPUs: all, none, a count, or a list of indices/UUIDs such as [1, 2] or "
         "['GPU-3a1b…', 1].",
     )
-    mounts: list[Mount] = Field(default_factory=list, description="Bind mounts.")
-    ports: list[Annotated[str, AfterValidator(grammar.port_mapping)]] = Field(
-        default_factory=list, description="Port mappings HOST:CONTAINER, e.g. '8888:8888'."
+    mounts: list[Mount] = Field(default_factory=list, max_length=MAX_ITEMS, description="Bind mounts.")
+    ports: list[Annotated[str, Word, AfterValidator(grammar.port_mapping)]] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="Port mappings HOST:CONTAINER, e.g. '8888:8888'; ports are 1-65535.",
     )
-    shm_size: Annotated[str, AfterValidator(grammar.size)] | None = Field(
+    shm_size: Annotated[str, Word, AfterValidator(grammar.size)] | None = Field(
         None, description="Shared memory size, e.g. 8g (PyTorch DataLoader workers need it)."
     )
-    env: dict[EnvName, OneLine] = Field(default_factory=dict, description="Extra env vars.")
+    env: dict[EnvName, OneLine] = Field(
+        default_factory=dict, max_length=MAX_ENV, description="Extra env vars."
+    )
     mount_project: bool = Field(
         True, description="Mount the spec's folder at the workdir (your code, live)."
     )
@@ -302,13 +342,13 @@ class Runtime(Model):
 class SmokeCheck(Model):
     """A command run inside the built image, with what it must produce."""
 
-    name: OneLine = Field(description="Short name shown in reports.")
-    command: OneLine = Field(description="Shell command run inside the container.")
-    expect_exit: int = Field(0, description="Expected exit code.")
+    name: ShortText = Field(description="Short name shown in reports.")
+    command: ShellCommand = Field(description="Shell command run inside the container.")
+    expect_exit: int = Field(0, ge=0, le=255, description="Expected exit code (0-255).")
     expect_output: OneLine | None = Field(
         None, description="A regular expression the output must match."
     )
-    timeout: float = Field(60.0, gt=0, description="Seconds before the check fails.")
+    timeout: float = Field(60.0, gt=0, le=86400, description="Seconds before the check fails.")
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> SmokeCheck:
@@ -328,7 +368,9 @@ class Smoke(Model):
         description="required: GPU checks must pass; auto: skipped with a reason when the host "
         "has no NVIDIA runtime; off: never run.",
     )
-    checks: list[SmokeCheck] = Field(default_factory=list, description="Extra checks.")
+    checks: list[SmokeCheck] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Extra checks."
+    )
 
     @field_validator("gpu", mode="before")
     @classmethod
@@ -340,8 +382,10 @@ class Smoke(Model):
 class Spec(Model):
     """An environment: what goes into the image, how it is built, run and tested."""
 
-    name: Annotated[str, AfterValidator(grammar.image_name)] = Field(
-        description="Name of the environment; becomes the image name."
+    name: Annotated[str, StringConstraints(max_length=grammar.MAX_IMAGE_NAME),
+                    AfterValidator(grammar.image_name)] = Field(
+        description="Name of the environment; becomes the image name (as Docker accepts it: "
+        "lower case, digits and single `.`, `_` or `-` between them)."
     )
     extends: RelativePath | None = Field(
         None, description="A spec this one builds on (merged key by key; lists are replaced)."
@@ -350,22 +394,28 @@ class Spec(Model):
     apt: Apt = Field(default_factory=Apt, description="System packages.")
     compilers: Compilers = Field(default_factory=Compilers, description="Host compilers.")
     python: Python | None = Field(None, description="Python; omit for an image without Python.")
-    env: dict[EnvName, OneLine] = Field(default_factory=dict, description="ENV in the image.")
+    env: dict[EnvName, OneLine] = Field(
+        default_factory=dict, max_length=MAX_ENV, description="ENV in the image."
+    )
     workdir: AbsolutePath = Field("/workspace", description="Working directory.")
     user: User | None = Field(
         default_factory=User, description="Non-root user (default dev, 1000:1000); null = root."
     )
     copy_files: list[CopyItem] = Field(
-        default_factory=list, alias="copy", description="Files copied into the image."
+        default_factory=list, alias="copy", max_length=MAX_ITEMS, description="Files copied into the image."
     )
-    run: list[OneLine] = Field(
+    run: list[ShellCommand] = Field(
         default_factory=list,
-        description="Extra shell commands run as root after everything else is installed.",
+        max_length=MAX_ITEMS,
+        description="Extra shell commands run as root after everything else is installed; "
+        "each item is one complete command (quotes closed, no trailing `\\` or `&&`).",
     )
-    entrypoint: list[OneLine] | None = Field(None, description="Exec-form ENTRYPOINT.")
-    cmd: list[OneLine] | None = Field(None, description="Exec-form CMD.")
-    labels: dict[Annotated[str, AfterValidator(grammar.label_key)], OneLine] = Field(
-        default_factory=dict, description="Extra image labels."
+    entrypoint: list[OneLine] | None = Field(
+        None, max_length=MAX_ITEMS, description="Exec-form ENTRYPOINT."
+    )
+    cmd: list[OneLine] | None = Field(None, max_length=MAX_ITEMS, description="Exec-form CMD.")
+    labels: dict[Annotated[str, Word, AfterValidator(grammar.label_key)], OneLine] = Field(
+        default_factory=dict, max_length=MAX_ITEMS, description="Extra image labels."
     )
     build: Build = Field(default_factory=Build, description="Build-time settings.")
     runtime: Runtime = Field(default_factory=Runtime, description="`envspec run` defaults.")

@@ -377,6 +377,17 @@ class CudaAptFile(Row):
         return max(matches, key=lambda r: tuple(map(int, r.cuda.split(".")))) if matches else None
 
 
+class ReservedIds(Row):
+    below: int  # ids under this are the distribution's (Debian Policy 9.2.2: 0-99)
+    exact: Items[int]  # and these single ones (65534 nobody, 65535 (uid_t)-1 in 16 bits)
+
+
+class SystemUsersFile(Row):
+    users: Items[str]
+    groups: Items[str]
+    reserved_ids: ReservedIds
+
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -388,4 +399,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "ppas.yaml": PpasFile,
     "conda.yaml": CondaFile,
     "cuda_apt.yaml": CudaAptFile,
+    "system_users.yaml": SystemUsersFile,
 }

@@ -29,6 +29,8 @@ from envspec.catalog.models import (
     MirrorsFile,
     Ppa,
     PpasFile,
+    ReservedIds,
+    SystemUsersFile,
     TorchFile,
     TorchRelease,
 )
@@ -55,6 +57,7 @@ class Catalog:
         self._ppas = docs[PpasFile].ppas
         self._conda = docs[CondaFile].installers
         self._cuda_apt = docs[CudaAptFile]
+        self._system_users = docs[SystemUsersFile]
 
     # CUDA images
     def cuda_images(self) -> tuple[CudaImage, ...]:
@@ -189,6 +192,19 @@ class Catalog:
     def cuda_apt(self) -> CudaAptFile:
         """NVIDIA's CUDA apt package sets (the nvidia-apt source)."""
         return self._cuda_apt
+
+    def is_system_account(self, name: str) -> bool:
+        """A user or group name the base images already have (the non-root user cannot take it)."""
+        users = self._system_users
+        return name in users.users or name in users.groups
+
+    def is_reserved_id(self, uid: int) -> bool:
+        """A uid/gid the distributions keep for system accounts."""
+        ids = self._system_users.reserved_ids
+        return uid < ids.below or uid in ids.exact
+
+    def reserved_ids(self) -> ReservedIds:
+        return self._system_users.reserved_ids
 
 
 DriverTables = tuple[dict[str, DriverRequirement], dict[int, tuple[str | None, str]]]

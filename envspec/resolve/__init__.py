@@ -11,6 +11,7 @@ from envspec.loader import LoadedSpec
 from envspec.resolve.apt import ppas_in, resolve_apt
 from envspec.resolve.base import resolve_base
 from envspec.resolve.files import check_referenced_files
+from envspec.resolve.ignored import check_ignored_settings
 from envspec.resolve.inputs import (
     ResolveInputs,
     apply_inputs,
@@ -56,6 +57,7 @@ def resolve(
     apt = resolve_apt(spec.apt, base.distro, extra, ppas_for_python, catalog, out)
     _check_devel_needed(base.flavor, spec.env, spec.run, out)
     check_referenced_files(spec, loaded.path.parent, out)
+    check_ignored_settings(spec, base, out)
     if out.failed:
         raise SpecError(out.diagnostics)
     refuse_unless_locked(inputs, sha256, loaded.path)

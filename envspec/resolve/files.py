@@ -10,14 +10,45 @@ from envspec.spec import Spec
 
 
 def check_referenced_files(spec: Spec, spec_dir: Path, out: Collector) -> None:
+    root = spec_dir.resolve()
     for path, rel in _references(spec):
         target = spec_dir / rel
-        if not target.exists():
+        if not _exists(target):
             out.error("files.missing", f"{rel} does not exist next to the spec", path,
                       f"create it in {spec_dir} or fix the path")
-        elif not target.resolve().is_relative_to(spec_dir.resolve()):
+        elif not _inside(target, root):
             out.error("files.outside", f"{rel} leads outside the spec's folder (a link?)", path,
                       "copy the file next to env.yaml instead of linking to it")
+        elif (link := _link_leading_outside(target, root)) is not None:
+            inner = link.relative_to(target).as_posix()
+            out.error("files.outside", f"{rel}/{inner} is a link that leads outside the spec's "
+                      "folder (or nowhere)", path,
+                      "copy the file next to env.yaml instead of linking to it")
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system, say
+        return False
+
+
+def _link_leading_outside(folder: Path, root: Path) -> Path | None:
+    """The first link inside a copied folder whose target is not under `root`: found here, it is
+    reported at the `copy` key instead of failing later, with no line, while the context is made."""
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.rglob("*")):  # `**` does not descend into linked folders
+        if path.is_symlink() and not _inside(path, root):
+            return path
+    return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop leads nowhere, so not inside either
+        return False
 
 
 def _references(spec: Spec) -> list[tuple[KeyPath, str]]:

@@ -1,0 +1,77 @@
+"""The value types of env.yaml: each string with its length limit and grammar, each list limit.
+
+Every string is bounded before its grammar runs, so an oversized value never reaches a regex
+or a build; the JSON Schema states the limits (maxLength, maxItems) and, through
+envspec.schema, each grammar's pattern.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+from envspec import grammar
+
+# Length limits, checked first; the numbers and their reasons are in envspec.grammar.
+Word = StringConstraints(max_length=grammar.MAX_WORD)
+PackageLength = StringConstraints(max_length=grammar.MAX_PACKAGE)
+UrlLength = StringConstraints(max_length=grammar.MAX_URL)
+PathLength = StringConstraints(max_length=grammar.MAX_PATH)
+ValueLength = StringConstraints(max_length=grammar.MAX_VALUE)
+
+AptPackage = Annotated[str, PackageLength, AfterValidator(grammar.apt_package)]
+PipRequirement = Annotated[str, PackageLength, AfterValidator(grammar.pip_requirement)]
+CondaSpec = Annotated[str, PackageLength, AfterValidator(grammar.conda_spec)]
+Url = Annotated[str, UrlLength, AfterValidator(grammar.url)]
+HostName = Annotated[str, Word, AfterValidator(grammar.hostname)]
+RelativePath = Annotated[str, PathLength, AfterValidator(grammar.relative_path)]
+AbsolutePath = Annotated[str, PathLength, AfterValidator(grammar.absolute_path)]
+EnvName = Annotated[str, Word, AfterValidator(grammar.env_name)]
+OneLine = Annotated[str, ValueLength, AfterValidator(grammar.one_line)]
+ShortText = Annotated[str, Word, AfterValidator(grammar.one_line)]
+ShellCommand = Annotated[str, ValueLength, AfterValidator(grammar.shell_fragment)]
+MirrorRef = Annotated[str, UrlLength, AfterValidator(grammar.mirror_ref)]
+ImageRef = Annotated[str, StringConstraints(max_length=255), AfterValidator(grammar.image_reference)]
+VersionMajorMinor = Annotated[str, Word, AfterValidator(grammar.major_minor)]
+AptWord = Annotated[str, Word, AfterValidator(grammar.apt_word)]
+UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
+
+# List and mapping sizes: generous for any real environment, small enough that a runaway
+# generator or a pasted lock file is an error at validation, not a 100,000-line Dockerfile.
+MAX_PACKAGES = 1000
+MAX_SOURCES = 32  # repositories, channels, indexes, requirement files, certificates
+MAX_ITEMS = 256  # run steps, copies, labels, checks, mounts, ports, exec-form arguments
+MAX_ENV = 1024
+
+
+GpuId = Annotated[int, Field(ge=0)] | Annotated[str, Word, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")]
+GpuSelection = (
+    Literal["all", "none"]
+    | Annotated[int, Field(ge=1)]
+    | Annotated[list[GpuId], Field(min_length=1, max_length=MAX_ITEMS)]
+)
+
+
+def _gpu_selection(value: object) -> object:
+    """One clear message for a bad selection, instead of one per branch of the union."""
+    if not isinstance(value, str | int | list) or (
+        isinstance(value, str) and value not in ("all", "none")
+    ):
+        raise ValueError(f"{value!r} is not a GPU selection: use all, none, a count or a list")
+    if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+        raise ValueError(f"a GPU count must be at least 1, got {value}; write `none` for no GPUs "
+                         "and `all` for every GPU")
+    if isinstance(value, list) and not 1 <= len(value) <= MAX_ITEMS:
+        raise ValueError("a GPU list names 1 to 256 GPUs; write `none` for no GPUs")
+    if isinstance(value, list | bool):
+        from envspec.gpus import GpuSelectionError, parse_gpus  # only a list needs its grammar
+
+        try:
+            parse_gpus(value)
+        except GpuSelectionError as err:
+            raise ValueError(err.message.removeprefix("invalid GPU selection ")) from None
+    return value
+
+
+GpuChoice = Annotated[GpuSelection, BeforeValidator(_gpu_selection)]
