@@ -11,7 +11,7 @@ from envspec.resolve.model import (
     ResolvedPython,
     Source,
 )
-from envspec.resolve.torch import resolve_torch, split_torch
+from envspec.resolve.pip import resolve_pip_packages
 from envspec.spec import Conda, Pip, Python
 
 DEADSNAKES_PPA = "deadsnakes/ppa"
@@ -30,12 +30,13 @@ def resolve_python(
     else:
         version, apt, needed_ppas = _system(python, base.distro, ppas, out)
         interpreter, prefix, conda = f"/usr/bin/python{version}", python.venv, None
-    family, rest = split_torch(tuple(python.pip.packages))
-    torch = resolve_torch(family, version, base, catalog, out)
+    torch, installs, names = resolve_pip_packages(python, version, base, catalog, out)
     resolved = ResolvedPython(
         provider=python.provider, version=version, interpreter=interpreter, prefix=prefix,
         conda=conda, pip_conf=_pip_conf(python.pip, catalog, out), torch=torch,
-        pip_packages=rest, requirements=tuple(python.pip.requirements),
+        pip_installs=installs, requirements=tuple(python.pip.requirements),
+        constraints=tuple(python.pip.constraints), require_hashes=python.pip.require_hashes,
+        package_names=names,
     )
     return resolved, apt, needed_ppas
 
