@@ -9,7 +9,7 @@ from typing import Literal
 
 from envspec.catalog import Distro
 from envspec.errors import Diagnostic, Location
-from envspec.loader import KeyPath, LoadedSpec
+from envspec.loader import KeyPath, LoadedSpec, dotted_key
 from envspec.requirements import PipRequirement
 from envspec.spec import Spec
 
@@ -169,7 +169,7 @@ class Collector:
     def where(self, path: KeyPath) -> Location:
         found = self.loaded.positions.locate(path)
         location = found or Location(str(self.loaded.path))
-        return Location(location.file, location.line, location.column, ".".join(map(str, path)))
+        return Location(location.file, location.line, location.column, dotted_key(path))
 
     def error(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, self.where(path), hint, "error"))
