@@ -239,18 +239,19 @@ class PipPackage(Model):
     )
     no_deps: bool = Field(False, description="pip --no-deps: install it without its dependencies.")
     config_settings: dict[Annotated[str, Word, AfterValidator(grammar.config_setting_key)],
-                          OneLine] = (
-        Field(default_factory=dict, max_length=MAX_ITEMS, description="pip --config-settings KEY=VALUE for its build "
-              "backend (pip 23.1 removed --install-option; setuptools reads "
-              "`--build-option` here).")
+                          OneLine | Annotated[list[OneLine], Field(max_length=MAX_ITEMS)]] = Field(
+        default_factory=dict, max_length=MAX_ITEMS, description="pip --config-settings "
+        "KEY=VALUE for its build backend, a list giving the key several times (pip 23.1 removed "
+        "--install-option; setuptools reads `--build-option` here), e.g. "
+        "{--build-option: [--cpp_ext, --cuda_ext]}."
     )
     env: dict[EnvName, OneLine] = Field(
-        default_factory=dict, max_length=MAX_ENV, description="Environment variables for its install only, e.g. "
-        "{FORCE_CUDA: '1', TORCH_CUDA_ARCH_LIST: '8.0'}; not kept in the image."
+        default_factory=dict, max_length=MAX_ENV, description="Environment variables for its "
+        "install only, e.g. {FORCE_CUDA: '1', TORCH_CUDA_ARCH_LIST: '8.0'}; not kept in the image."
     )
     hashes: list[Annotated[str, Word, AfterValidator(grammar.pip_hash)]] = Field(
-        default_factory=list, max_length=MAX_ITEMS, description="Accepted `sha256:…` hashes of its files; needs "
-        "`require_hashes: true` and a `==` pin."
+        default_factory=list, max_length=MAX_ITEMS, description="Accepted `sha256:…` hashes of "
+        "its files; needs `require_hashes: true` and a `==` pin."
     )
 
 

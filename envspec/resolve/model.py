@@ -82,7 +82,7 @@ class PipInstall:
     requirement: PipRequirement
     no_build_isolation: bool = False
     no_deps: bool = False
-    config_settings: Mapping[str, str] = field(default_factory=dict)
+    config_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     hashes: tuple[str, ...] = ()
 
@@ -90,7 +90,8 @@ class PipInstall:
     def options(self) -> tuple[str, ...]:
         """Its pip flags, in pip's spelling."""
         flags = ["--no-build-isolation"] * self.no_build_isolation + ["--no-deps"] * self.no_deps
-        flags += [f"--config-settings={k}={v}" for k, v in self.config_settings.items()]
+        flags += [f"--config-settings={key}={value}"
+                  for key, values in self.config_settings.items() for value in values]
         return tuple(flags)
 
     @property

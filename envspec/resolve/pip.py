@@ -47,8 +47,10 @@ def item_path(index: int, item: str | PipPackage) -> KeyPath:
 def pip_install(item: str | PipPackage) -> PipInstall:
     if isinstance(item, str):
         return PipInstall(read_requirement(item))
+    settings = {key: (value,) if isinstance(value, str) else tuple(value)
+                for key, value in item.config_settings.items()}
     return PipInstall(read_requirement(item.requirement), item.no_build_isolation, item.no_deps,
-                      dict(item.config_settings), dict(item.env), tuple(item.hashes))
+                      settings, dict(item.env), tuple(item.hashes))
 
 
 def _torch_item_ok(install: PipInstall, pip: Pip, path: KeyPath, out: Collector) -> bool:

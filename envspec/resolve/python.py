@@ -6,6 +6,7 @@ from envspec.catalog import Catalog, Distro
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import (
     Collector,
+    PipInstall,
     ResolvedBase,
     ResolvedConda,
     ResolvedPython,
@@ -38,7 +39,15 @@ def resolve_python(
         constraints=tuple(python.pip.constraints), require_hashes=python.pip.require_hashes,
         package_names=names,
     )
-    return resolved, apt, needed_ppas
+    return resolved, (*apt, *_tools_for(installs, out)), needed_ppas
+
+
+def _tools_for(installs: tuple[PipInstall, ...], out: Collector) -> tuple[str, ...]:
+    """pip clones git+ requirements with the image's git."""
+    if not any(i.requirement.kind == "vcs" for i in installs):
+        return ()
+    out.decide("apt.git", "git", "derived", "pip needs git to install the git+ requirements")
+    return ("git",)
 
 
 def _system(
