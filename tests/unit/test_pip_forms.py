@@ -168,7 +168,7 @@ def test_options_become_pip_flags_and_plain_items_stay_plain(
     text = spec_with("      - numpy\n"
                      "      - requirement: tiny @ https://example.org/x.whl\n"
                      "        no_build_isolation: true\n        no_deps: true\n"
-                     "        config_settings: {--build-option: --cpp_ext}\n"
+                     "        config_settings: {--build-option: [--cpp_ext, --cuda_ext], k: v}\n"
                      "        env: {FORCE_CUDA: '1'}\n")
     py = resolved(write_spec, text).python
     assert py is not None
@@ -176,7 +176,9 @@ def test_options_become_pip_flags_and_plain_items_stay_plain(
     assert plain.plain and plain.options == ()
     assert not special.plain and dict(special.env) == {"FORCE_CUDA": "1"}
     assert special.options == ("--no-build-isolation", "--no-deps",
-                               "--config-settings=--build-option=--cpp_ext")
+                               "--config-settings=--build-option=--cpp_ext",
+                               "--config-settings=--build-option=--cuda_ext",
+                               "--config-settings=k=v")
     assert py.pip_packages == ("numpy", "tiny @ https://example.org/x.whl")
 
 
@@ -251,3 +253,72 @@ def test_smoke_checks_import_known_names_and_explain_says_which_are_not(
     [skipped] = [d for d in result.decisions if d.key == "smoke.imports"]
     assert skipped.value == "git+https://example.org/other.git@v2"
     assert "not import-checked" in skipped.why
+
+
+def test_git_requirements_bring_git_into_the_image(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec_with("      - git+https://example.org/r.git@v1\n"))
+    assert "git" in result.apt.packages
+    assert "git" not in resolved(write_spec, spec_with("      - numpy\n")).apt.packages
+
+
+# ---------------------------------------------------------------- the plan and the Dockerfile
+
+
+def _dockerfile(write_spec: Callable[[str], Path], text: str) -> tuple[str, dict[str, bytes]]:
+    from envspec.pipeline import compile_spec
+
+    spec = write_spec(text)
+    for rel in ("wheels/" + WHEEL, "constraints.txt", "requirements.txt"):
+        (spec.parent / rel).parent.mkdir(parents=True, exist_ok=True)
+        (spec.parent / rel).write_bytes(b"six==1.16.0\n")
+    compiled = compile_spec(spec)
+    return compiled.dockerfile, dict(compiled.files)
+
+
+def test_plain_ones_first_then_each_special_one_alone_in_spec_order(
+    write_spec: Callable[[str], Path],
+) -> None:
+    dockerfile, files = _dockerfile(write_spec, spec_with(
+        f"      - ./wheels/{WHEEL}\n      - numpy\n"
+        "      - {requirement: 'x @ git+https://h/r.git@v1', no_build_isolation: true, "
+        "env: {FORCE_CUDA: '1', ARCH: '8.0;8.6'}}\n      - six\n"))
+    plain = dockerfile.index("# --- pip packages ---")
+    wheel = dockerfile.index("# --- pip: tiny-pkg ---")
+    git = dockerfile.index("# --- pip: x ---")
+    assert plain < wheel < git  # plain ones together, then the others as written
+    assert "numpy \\\n      six\n" in dockerfile[plain:wheel]
+    copy = dockerfile.index(f"COPY wheels/{WHEEL} /tmp/envspec/pip/wheels/{WHEEL}")
+    assert wheel < copy < dockerfile.index(f"      /tmp/envspec/pip/wheels/{WHEEL}") < git
+    assert ("RUN FORCE_CUDA=1 ARCH='8.0;8.6' python -m pip install --no-cache-dir "
+            "--no-build-isolation \\\n      'x @ git+https://h/r.git@v1'") in dockerfile
+    assert files[f"wheels/{WHEEL}"] == b"six==1.16.0\n"  # the file itself, in the context
+
+
+def test_constraints_reach_every_pip_install(write_spec: Callable[[str], Path]) -> None:
+    text = ("name: t\nbase:\n  os: ubuntu22.04\n  cuda: '12.1'\npython:\n  pip:\n"
+            "    constraints: [constraints.txt]\n    requirements: [requirements.txt]\n"
+            "    packages: [torch==2.1.2, numpy, {requirement: six, no_deps: true}]\n")
+    dockerfile, _ = _dockerfile(write_spec, text)
+    copy = dockerfile.index("COPY constraints.txt /tmp/envspec/constraints.txt")
+    installs = [i for i in range(len(dockerfile))
+                if dockerfile.startswith("RUN python -m pip install", i)]
+    assert len(installs) == 4 and copy < installs[0]
+    assert dockerfile.count("pip install --no-cache-dir -c /tmp/envspec/constraints.txt") == 3
+    assert "--no-deps -c /tmp/envspec/constraints.txt" in dockerfile
+
+
+def test_hash_mode_installs_from_generated_requirements_files(
+    write_spec: Callable[[str], Path],
+) -> None:
+    other = "sha256:" + "cd" * 32
+    dockerfile, files = _dockerfile(write_spec, spec_with(
+        f"      - {{requirement: numpy==1.26.4, hashes: ['{HASH}', '{other}']}}\n"
+        f"      - {{requirement: ./wheels/{WHEEL}, hashes: ['{HASH}']}}\n",
+        "    require_hashes: true\n    requirements: [requirements.txt]\n"))
+    assert files["pip-hashes/packages.txt"].decode().splitlines()[1] == (
+        f"numpy==1.26.4 --hash={HASH} --hash={other}")
+    assert files["pip-hashes/01.txt"].decode().splitlines()[1] == (
+        f"/tmp/envspec/pip/wheels/{WHEEL} --hash={HASH}")
+    assert dockerfile.count("--require-hashes") == 3
+    assert "--require-hashes -r /tmp/envspec/pip-hashes/packages.txt" in dockerfile
+    assert "-r /tmp/envspec/requirements.txt" in dockerfile
