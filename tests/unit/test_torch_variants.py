@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from envspec.cli import _register_commands, cli
-from envspec.errors import Diagnostic, SpecError
+from envspec.errors import SpecError
 from envspec.loader import load_spec
 from envspec.pipeline import compile_spec
-from envspec.resolve import Resolved, resolve
+from tests.unit.test_pip_forms import errors_of, resolved
 
 _register_commands()
 INDEX = "https://download.pytorch.org/whl"
@@ -25,16 +25,6 @@ def torch_spec(packages: str, cuda: str | None = None, flavor: str = "runtime",
     text += f"  cuda: '{cuda}'\n" if cuda else ""
     text += f"python:\n  pip:\n    packages: {packages}\n"
     return text + (f"  torch:\n    variant: {variant}\n" if variant else "")
-
-
-def resolved(write_spec: Callable[[str], Path], text: str) -> Resolved:
-    return resolve(load_spec(write_spec(text)))
-
-
-def errors_of(write_spec: Callable[[str], Path], text: str) -> list[Diagnostic]:
-    with pytest.raises(SpecError) as caught:
-        resolved(write_spec, text)
-    return [d for d in caught.value.diagnostics if d.severity == "error"]
 
 
 @pytest.mark.parametrize(("packages", "cuda", "os", "pins", "variant", "index"), [
