@@ -272,7 +272,7 @@ def _dockerfile(write_spec: Callable[[str], Path], text: str) -> tuple[str, dict
         (spec.parent / rel).parent.mkdir(parents=True, exist_ok=True)
         (spec.parent / rel).write_bytes(b"six==1.16.0\n")
     compiled = compile_spec(spec)
-    return compiled.dockerfile, dict(compiled.files)
+    return compiled.dockerfile, {name: entry.data for name, entry in compiled.files.items()}
 
 
 def test_plain_ones_first_then_each_special_one_alone_in_spec_order(
