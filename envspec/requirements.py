@@ -46,6 +46,7 @@ __all__ = [
     "read_requirement",
     "requirement_lines",
     "requirement_names",
+    "unhashed_requirements",
 ]
 
 Kind = Literal["named", "vcs", "url", "local"]
@@ -263,10 +264,31 @@ def marker_applies(requirement: Requirement, python: str) -> bool:
 def requirement_lines(text: str) -> Iterator[str]:
     """The requirement lines of a requirements file: comments, blank lines and option lines
     (`-r`, `-c`, `--index-url` …) skipped, per-requirement options (`--hash`) cut off."""
-    for raw in text.splitlines():
-        line = _LINE_OPTIONS.sub("", _COMMENT.sub("", raw)).strip()
+    for logical in _logical_lines(text):
+        line = _LINE_OPTIONS.sub("", logical).strip()
         if line and not line.startswith("-"):
             yield line
+
+
+def unhashed_requirements(text: str) -> tuple[str, ...]:
+    """Requirement lines without a `--hash=` option: what hash-checking mode refuses."""
+    return tuple(_LINE_OPTIONS.sub("", line).strip() for line in _logical_lines(text)
+                 if line.strip() and not line.lstrip().startswith("-") and "--hash=" not in line)
+
+
+def _logical_lines(text: str) -> Iterator[str]:
+    """Lines as pip reads them: comments cut, a trailing `\\` joining the next line (the way
+    pip-compile writes `--hash` options under their requirement)."""
+    pending = ""
+    for raw in text.splitlines():
+        line = _COMMENT.sub("", raw)
+        if line.rstrip().endswith("\\"):
+            pending += line.rstrip()[:-1] + " "
+            continue
+        yield pending + line
+        pending = ""
+    if pending:
+        yield pending
 
 
 def requirement_names(text: str) -> tuple[str, ...]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from envspec.catalog import Catalog
 from envspec.loader import KeyPath
-from envspec.requirements import canonical_name, has_local_version, marker_applies, read_requirement
+from envspec.requirements import (
+    canonical_name,
+    has_local_version,
+    marker_applies,
+    read_requirement,
+    unhashed_requirements,
+)
 from envspec.resolve.model import Collector, PipInstall, ResolvedBase, TorchInstall
 from envspec.resolve.torch import Family, is_torch_family, resolve_torch
 from envspec.spec import Pip, PipPackage, Python
@@ -30,6 +36,8 @@ def resolve_pip_packages(
             continue
         _check(install, python.pip, path, out)
         installs.append(install)
+    if python.pip.require_hashes:
+        _check_hashed_files(python.pip, out)
     torch = resolve_torch(family, where, python.torch.variant, version, base, catalog, out)
     if torch is None and python.torch.variant != "auto" and not family:
         out.warn("python.torch-variant-unused", "python.torch.variant is set, but no torch, "
@@ -104,6 +112,21 @@ def _check_hashes(install: PipInstall, pip: Pip, path: KeyPath, out: Collector) 
     elif parsed.kind == "named" and not _exact(parsed.text):
         out.error("python.pip-hashes", f"`{parsed.text}`: hash-checking mode needs an exact "
                   "`==` pin", path, "pin the version whose files the hashes are of")
+
+
+def _check_hashed_files(pip: Pip, out: Collector) -> None:
+    """Every requirement of the requirements files needs a --hash under require_hashes (a
+    missing file is reported by the file check)."""
+    folder = out.loaded.path.parent
+    for index, rel in enumerate(pip.requirements):
+        path = folder / rel
+        unhashed = unhashed_requirements(path.read_text("utf-8")) if path.is_file() else ()
+        if unhashed:
+            out.error("python.pip-hashes", f"{rel}: {', '.join(unhashed[:3])}"
+                      + (f" and {len(unhashed) - 3} more" if len(unhashed) > 3 else "")
+                      + " have no --hash, and require_hashes is on",
+                      ("python", "pip", "requirements", index),
+                      "generate the file with `pip-compile --generate-hashes`")
 
 
 def _exact(text: str) -> bool:

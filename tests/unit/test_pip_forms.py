@@ -17,6 +17,7 @@ from envspec.resolve import Resolved, resolve
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 HASH = "sha256:" + "ab" * 32
 WHEEL = "tiny_pkg-1.0-py3-none-any.whl"
+CONTENT = f"six==1.16.0 --hash={HASH}\n".encode()  # of every file the plan tests write
 
 
 def spec_with(packages: str, pip_extra: str = "") -> str:
@@ -209,6 +210,23 @@ def test_hash_mode_errors_say_what_to_change(
     assert error.hint and error.location is not None and error.location.line == 7
 
 
+def test_hash_mode_reads_requirements_files_as_pip_does(write_spec: Callable[[str], Path]) -> None:
+    spec = write_spec(spec_with("      []\n", "    require_hashes: true\n"
+                                "    requirements: [locked.txt, loose.txt]\n").replace(
+                                    "packages:\n      []", "packages: []"))
+    (spec.parent / "locked.txt").write_text(  # pip-compile --generate-hashes writes this
+        f"numpy==1.26.4 \\\n    --hash={HASH} \\\n    --hash={HASH}\n    # via -r in.txt\n")
+    (spec.parent / "loose.txt").write_text(f"six==1.16.0\nidna==3.6 --hash={HASH}\n")
+    with pytest.raises(SpecError) as caught:
+        resolve(load_spec(spec))
+    [error] = caught.value.diagnostics
+    assert error.message == "loose.txt: six==1.16.0 have no --hash, and require_hashes is on"
+    assert error.location is not None and error.location.key == "python.pip.requirements[1]"
+    assert "--generate-hashes" in (error.hint or "")
+    assert expectations_for(resolve(load_spec(write_spec(spec.read_text().replace(
+        ", loose.txt", ""))))).packages == ("numpy",)
+
+
 def test_torch_with_options_is_refused_and_a_torch_url_is_taken_as_given(
     write_spec: Callable[[str], Path],
 ) -> None:
@@ -270,7 +288,7 @@ def _dockerfile(write_spec: Callable[[str], Path], text: str) -> tuple[str, dict
     spec = write_spec(text)
     for rel in ("wheels/" + WHEEL, "constraints.txt", "requirements.txt"):
         (spec.parent / rel).parent.mkdir(parents=True, exist_ok=True)
-        (spec.parent / rel).write_bytes(b"six==1.16.0\n")
+        (spec.parent / rel).write_bytes(CONTENT)
     compiled = compile_spec(spec)
     return compiled.dockerfile, {name: entry.data for name, entry in compiled.files.items()}
 
@@ -291,7 +309,7 @@ def test_plain_ones_first_then_each_special_one_alone_in_spec_order(
     assert wheel < copy < dockerfile.index(f"      /tmp/envspec/pip/wheels/{WHEEL}") < git
     assert ("RUN FORCE_CUDA=1 ARCH='8.0;8.6' python -m pip install --no-cache-dir "
             "--no-build-isolation \\\n      'x @ git+https://h/r.git@v1'") in dockerfile
-    assert files[f"wheels/{WHEEL}"] == b"six==1.16.0\n"  # the file itself, in the context
+    assert files[f"wheels/{WHEEL}"] == CONTENT  # the file itself, in the context
 
 
 def test_constraints_reach_every_pip_install(write_spec: Callable[[str], Path]) -> None:
