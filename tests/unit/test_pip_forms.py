@@ -340,3 +340,25 @@ def test_hash_mode_installs_from_generated_requirements_files(
     assert dockerfile.count("--require-hashes") == 3
     assert "--require-hashes -r /tmp/envspec/pip-hashes/packages.txt" in dockerfile
     assert "-r /tmp/envspec/requirements.txt" in dockerfile
+
+
+def test_the_plan_decides_each_special_step_as_typed_instructions(
+    write_spec: Callable[[str], Path],
+) -> None:
+    from envspec.plan import make_plan
+    from envspec.plan.steps import Copy, Run
+
+    spec = write_spec(spec_with(
+        f"      - {{requirement: ./wheels/{WHEEL}, no_deps: true, env: {{A: 'x y'}}}}\n"))
+    (spec.parent / "wheels").mkdir()
+    (spec.parent / "wheels" / WHEEL).write_bytes(CONTENT)
+    plan = make_plan(resolve(load_spec(spec)), buildkit=True)
+    [step] = [s for s in plan.steps if s.name.startswith("pip")]
+    copy, install = step.instructions
+    assert isinstance(copy, Copy) and isinstance(install, Run)
+    assert (copy.src, copy.dest) == (f"wheels/{WHEEL}", f"/tmp/envspec/pip/wheels/{WHEEL}")
+    [command] = install.commands
+    assert command.text == "A='x y' python -m pip install --no-deps"  # the cache mount holds pip's cache
+    assert command.args == (f"/tmp/envspec/pip/wheels/{WHEEL}",)
+    assert install.mounts and "pip" in install.mounts[0]
+    assert plan.files[f"wheels/{WHEEL}"].source == spec.parent / "wheels" / WHEEL
