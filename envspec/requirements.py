@@ -125,7 +125,8 @@ def read_requirement(text: str) -> PipRequirement:
     if requirement.url is None:
         _shell_safe(value)
         return PipRequirement(value, "named", requirement.name, requirement)
-    _shell_safe(value.split("@", 1)[0] + (f";{requirement.marker}" if requirement.marker else ""))
+    _, semicolon, marker = value.partition(";")  # a URL holds no `;` (_safe_url refuses one)
+    _shell_safe(value.split("@", 1)[0] + semicolon + marker)  # the name, extras and marker
     if requirement.url.startswith("file:"):
         return _local(value, requirement.url, requirement)
     if requirement.url.startswith(("git+", "hg+", "svn+", "bzr+")):

@@ -81,6 +81,8 @@ def test_every_form_reads_with_its_name_and_what_pip_gets(
     ("git+https://example.org/r.git#cmd=x", "fragment may hold only"),
     ("x @ https://example.org/x.whl ; python_version > '3' $(id)", "not a pip requirement"),
     ("x`id` @ https://example.org/x.whl", "not a pip requirement"),
+    ("x @ https://example.org/x.whl ; python_version > '3$(id)'", "characters a shell"),
+    ("x @ https://example.org/x.whl ; python_version > '3|id'", "characters a shell"),
     ("https://user:secret@example.org/x.whl", "password in a URL"),
     ("hg+https://example.org/r", "from git only"),
     ("git+file:///srv/r.git@v1", "from git only"),
