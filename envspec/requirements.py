@@ -102,7 +102,7 @@ class PipRequirement:
         if self.kind != "vcs":
             return None
         if self.ref is None:
-            return "names no tag or commit, so every build gets the branch's newest commit"
+            return "no tag or commit, so every build gets the branch's newest commit"
         if _FULL_COMMIT.fullmatch(self.ref):
             return None
         if _SHORT_COMMIT.fullmatch(self.ref):

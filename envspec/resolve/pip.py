@@ -81,7 +81,7 @@ def _check(install: PipInstall, pip: Pip, path: KeyPath, out: Collector) -> None
     parsed = install.requirement
     problem = parsed.pin_problem()
     if problem:
-        out.warn("python.pip-unpinned", f"`{parsed.text}` {problem}: rebuilds may install "
+        out.warn("python.pip-unpinned", f"`{parsed.text}`: {problem}; rebuilds may install "
                  "different code", path, "pin a tag (`@v1.2.0`) or a full 40-hex commit")
     if parsed.name and is_torch_family(parsed.name):
         out.note("python.torch-as-given", f"`{parsed.text}` is installed as written: envspec "

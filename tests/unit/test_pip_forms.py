@@ -137,7 +137,7 @@ def test_mapping_options_are_validated_where_written(
 
 
 @pytest.mark.parametrize(("requirement", "words"), [
-    ("git+https://example.org/r.git", "names no tag or commit"),
+    ("git+https://example.org/r.git", "no tag or commit"),
     ("git+https://example.org/r.git@main", "looks like a branch name"),
     ("x @ git+https://example.org/r.git@abc1234", "abbreviated commit"),
 ])
