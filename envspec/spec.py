@@ -270,8 +270,9 @@ class Pip(Model):
     """pip packages; they go into a venv or the conda env, never the OS Python (PEP 668)."""
 
     packages: list[PipItem] = Field(
-        default_factory=list, max_length=MAX_PACKAGES, description="Requirements in any form pip takes: PEP 508 "
-        "(`numpy==1.26`, `torch>=2.1; python_version>='3.9'`), `name @ https://…/x.whl`, "
+        default_factory=list, max_length=MAX_PACKAGES,
+        description="Requirements in any form pip takes: PEP 508 (`numpy==1.26`, "
+        "`torch>=2.1; python_version>='3.9'`), `name @ https://…/x.whl`, "
         "`git+https://…/repo.git@<tag|commit>#subdirectory=…&egg=name` (a tag or full commit, "
         "else a warning), or a wheel, sdist or archive next to env.yaml (`./wheels/x.whl`, "
         "`file:dist/x-1.0.tar.gz`; copied into the build alone, before its install). An item "
@@ -282,8 +283,8 @@ class Pip(Model):
         default_factory=list, max_length=MAX_SOURCES, description="requirements.txt files next to env.yaml."
     )
     constraints: list[RelativePath] = Field(
-        default_factory=list, max_length=MAX_SOURCES, description="Constraints files next to env.yaml (pip -c): every "
-        "pip install of the build honours them."
+        default_factory=list, max_length=MAX_SOURCES, description="Constraints files next to "
+        "env.yaml (pip -c): every pip install of the build honours them."
     )
     require_hashes: bool = Field(
         False, description="Hash-checking mode (pip --require-hashes) for every install: "

@@ -364,3 +364,9 @@ def test_the_plan_decides_each_special_step_as_typed_instructions(
     assert command.args == (f"/tmp/envspec/pip/wheels/{WHEEL}",)
     assert install.mounts and "pip" in install.mounts[0]
     assert plan.files[f"wheels/{WHEEL}"].source == spec.parent / "wheels" / WHEEL
+
+
+def test_a_requirement_may_be_as_long_as_a_url(write_spec: Callable[[str], Path]) -> None:
+    long_url = "https://example.org/releases/download/v2.5.8/" + "x" * 300 + "-1.0-py3-none-any.whl"
+    spec = load_spec(write_spec(spec_with(f"      - 'x @ {long_url}'\n"))).spec
+    assert spec.python is not None and spec.python.pip.packages == [f"x @ {long_url}"]
