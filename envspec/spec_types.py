@@ -35,6 +35,12 @@ ShellCommand = Annotated[str, ValueLength, AfterValidator(grammar.shell_fragment
 MirrorRef = Annotated[str, UrlLength, AfterValidator(grammar.mirror_ref)]
 ImageRef = Annotated[str, StringConstraints(max_length=255), AfterValidator(grammar.image_reference)]
 VersionMajorMinor = Annotated[str, Word, AfterValidator(grammar.major_minor)]
+PythonVersion = Annotated[str, Word, AfterValidator(grammar.python_version)]
+EnvValue = Annotated[str, ValueLength, AfterValidator(grammar.env_value)]
+GroupName = Annotated[str, StringConstraints(max_length=grammar.MAX_USER_NAME),
+                      AfterValidator(grammar.group_name)]
+KeyUrl = Annotated[str, UrlLength, AfterValidator(grammar.key_url)]
+ExposePort = Annotated[str, Word, AfterValidator(grammar.expose_port)]
 AptWord = Annotated[str, Word, AfterValidator(grammar.apt_word)]
 UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
 

@@ -27,7 +27,7 @@ Family = Literal["ubuntu", "debian"]
 SourcesLayout = Literal["classic", "deb822"]
 IndexStyle = Literal["find-links", "extra-index", "index"]
 Confidence = Literal["uncertain", "third-party", "conflicting", "unknown"]
-CondaDistribution = Literal["miniconda", "miniforge"]
+CondaDistribution = Literal["miniconda", "miniforge", "anaconda"]
 MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda",
                     "cuda"]
 
@@ -282,6 +282,7 @@ class CondaInstaller(Row):
     version: str
     url: HttpsUrl  # with {version} and {arch} placeholders
     python: Version
+    mirror_folder: str | None = None  # where Anaconda mirrors keep these installers
 
     @model_validator(mode="after")
     def _has_placeholders(self) -> CondaInstaller:
@@ -388,6 +389,17 @@ class SystemUsersFile(Row):
     reserved_ids: ReservedIds
 
 
+EnvName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+
+
+class BaseEnvFile(Row):
+    """Variables base images define, by kind of image (see base_env.yaml's header)."""
+
+    every_image: Items[EnvName]
+    cuda_images: Items[EnvName]
+    cuda_devel: Items[EnvName]
+
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -400,4 +412,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "conda.yaml": CondaFile,
     "cuda_apt.yaml": CudaAptFile,
     "system_users.yaml": SystemUsersFile,
+    "base_env.yaml": BaseEnvFile,
 }

@@ -19,7 +19,7 @@ from envspec.plan.steps import (
     run,
     sh,
 )
-from envspec.plan.system import user_id
+from envspec.plan.system import run_as
 from envspec.resolve.model import PipInstall, Resolved, ResolvedConda, ResolvedPython
 
 MANIFEST_DIR = "/tmp/envspec"  # dependency manifests are copied here, alone, before install
@@ -39,7 +39,7 @@ def python_runtime(r: Resolved, ctx: Context) -> list[Step]:
     if py.conda is not None and py.conda.condarc is not None:
         ctx.files["condarc"] = ContextFile(text=py.conda.condarc)
         setup.append(Copy("condarc", "/etc/conda/.condarc"))
-    who = user_id(r)
+    who = run_as(r)
     if who:
         setup.append(User(who))
     if py.conda is not None:
