@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -43,10 +42,12 @@ from envspec.spec_types import (
     ImageRef,
     KeyUrl,
     MirrorRef,
+    Model,
     OneLine,
     PipRequirement,
     PythonVersion,
     RelativePath,
+    RunEntry,
     ShellCommand,
     ShortText,
     Url,
@@ -84,12 +85,6 @@ def _cuda_version(value: str) -> str:
 
 
 CudaVersion = Annotated[str, Word, AfterValidator(_cuda_version)]
-
-
-class Model(BaseModel):
-    """Strict base: unknown keys are errors (typos must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class Base(Model):
@@ -380,36 +375,6 @@ class CopyItem(Model):
     dest: AbsolutePath = Field(description="Absolute destination in the image.")
 
 
-RunPhase = Literal["before_apt", "after_apt", "after_python", "after_sources", "final"]
-
-
-class RunStep(Model):
-    """A shell command run as root at a named point of the build."""
-
-    phase: RunPhase = Field(
-        "final",
-        description="before_apt: before `apt-get update` (e.g. to repair a rotated signing key); "
-        "after_apt: after the system packages; after_python: after Python and its packages; "
-        "after_sources: after source builds (reserved for them; today the same point as "
-        "`final` but before it); final: after everything, including `copy`.",
-    )
-    command: ShellCommand = Field(
-        description="Shell command: one complete command (quotes closed, no trailing `\\` or "
-        "`&&`)."
-    )
-
-
-def _run_entry_kind(value: object) -> str:
-    # Tags in brackets: the loader leaves them out of the key path it reports.
-    return "[command]" if isinstance(value, str) else "[step]"
-
-
-RunEntry = Annotated[
-    Annotated[ShellCommand, Tag("[command]")] | Annotated[RunStep, Tag("[step]")],
-    Discriminator(_run_entry_kind),
-]
-
-
 class Build(Model):
     """How the image is built (not what is in it)."""
 
@@ -554,7 +519,3 @@ class Spec(Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-
-def run_steps(spec: Spec) -> tuple[RunStep, ...]:
-    """The spec's `run:` entries, each with its phase (a plain string runs in `final`)."""
-    return tuple(RunStep(command=step) if isinstance(step, str) else step for step in spec.run)

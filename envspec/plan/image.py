@@ -23,7 +23,7 @@ from envspec.plan.steps import (
 )
 from envspec.plan.system import ROOT, run_as, user_id
 from envspec.resolve.model import Resolved
-from envspec.spec import RunPhase, run_steps
+from envspec.spec_types import RunPhase, run_steps
 
 
 def copy(r: Resolved, ctx: Context) -> list[Step]:
@@ -46,7 +46,7 @@ def run_phase(phase: RunPhase) -> StepBuilder:
     """The builder of one `run:` phase: its commands joined in one RUN layer, as root."""
 
     def build(r: Resolved, ctx: Context) -> list[Step]:
-        commands = [step.command for step in run_steps(r.spec) if step.phase == phase]
+        commands = [step.command for step in run_steps(r.spec.run) if step.phase == phase]
         if not commands:
             return []
         as_root = (User(ROOT),) if _switches_to_root(r, phase) else ()
@@ -63,7 +63,7 @@ def _switches_to_root(r: Resolved, phase: RunPhase) -> bool:
     if r.spec.user is None or phase not in _AFTER_USER_SWITCH:
         return False
     earlier = _AFTER_USER_SWITCH[:_AFTER_USER_SWITCH.index(phase)]
-    return not any(step.phase in earlier for step in run_steps(r.spec))
+    return not any(step.phase in earlier for step in run_steps(r.spec.run))
 
 
 def runtime(r: Resolved, ctx: Context) -> list[Step]:

@@ -22,7 +22,8 @@ from envspec.resolve.inputs import (
 from envspec.resolve.model import Collector, Resolved, ResolvedPython
 from envspec.resolve.python import resolve_python
 from envspec.resolve.toolchain import resolve_gcc
-from envspec.spec import User, run_steps
+from envspec.spec import User
+from envspec.spec_types import run_steps
 
 __all__ = ["ResolveInputs", "Resolved", "resolve", "spec_sha256"]
 
@@ -59,7 +60,7 @@ def resolve(
              *_sudo_packages(spec.user)]
     apt = resolve_apt(spec.apt, base.distro, extra, ppas_for_python, catalog, out)
     check_env_references(spec.env, base, spec.python is not None, catalog, out)
-    _check_devel_needed(base.flavor, spec.env, [step.command for step in run_steps(spec)], out)
+    _check_devel_needed(base.flavor, spec.env, [step.command for step in run_steps(spec.run)], out)
     check_referenced_files(spec, loaded.path.parent, out)
     check_ignored_settings(spec, base, out)
     if out.failed:
