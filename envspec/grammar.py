@@ -212,9 +212,13 @@ def port_mapping(value: str) -> str:
     if address is not None and any(int(octet) > 255 for octet in address.split(".")):
         raise ValueError(f"{value!r}: {address} is not an IPv4 address")
     for port in ports:
-        if not 1 <= int(port) <= 65535:
-            raise ValueError(f"{value!r}: port {int(port)} is outside 1-65535")
+        _port_in_range(value, port)
     return value
+
+
+def _port_in_range(value: str, port: str) -> None:
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r}: port {int(port)} is outside 1-65535")
 
 
 def size(value: str) -> str:
@@ -234,7 +238,9 @@ def python_version(value: str) -> str:
 
 
 def expose_port(value: str) -> str:
-    return _full(_EXPOSE, value, "a container port (like `8888` or `6006/udp`)")
+    _full(_EXPOSE, value, "a container port (like `8888` or `6006/udp`)")
+    _port_in_range(value, value.split("/")[0])
+    return value
 
 
 def group_name(value: str) -> str:

@@ -87,6 +87,7 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
      "spec.value-error", 5, 29, "single line"),
     ("inject-group", HEAD + "user:\n  groups: ['video;id']\n", "spec.value-error", 5, 12, "group name"),
     ("expose-range", HEAD + "expose: ['8000-8010']\n", "spec.value-error", 4, 10, "container port"),
+    ("expose-zero", HEAD + "expose: ['0/tcp']\n", "spec.value-error", 4, 10, "outside 1-65535"),
     ("volume-relative", HEAD + "volumes: [data]\n", "spec.value-error", 4, 11, "absolute path"),
     ("inject-key-url", HEAD + "apt:\n  repositories:\n    - url: https://example.org/debian\n"
      "      key_url: 'https://k/x?a=1&b=$(id)'\n", "spec.value-error", 7, 16, "not allowed in a URL"),
