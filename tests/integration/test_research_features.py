@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.conftest import unavailable
 from tests.integration.test_spec_builds import HOST_CA, envspec, image_of, run_in
 
 HOOK = "/var/tmp/before-apt-hook"
@@ -170,7 +171,7 @@ def test_apt_repository_keys_armored_and_binary(docker_client: Any, base_image: 
                                                 image_cleanup: list[str]) -> None:
     for tool in ("gpg", "apt-ftparchive", "dpkg-deb"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed on this machine")
+            unavailable(f"{tool} is not installed on this machine (apt-get install gnupg apt-utils)")
     url, root = served
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
