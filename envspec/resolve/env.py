@@ -21,7 +21,10 @@ def check_env_references(
 ) -> None:
     """Warns about each reference to a name that neither the base image, envspec, nor an
     earlier key of `env` defines."""
-    defined = set(catalog.base_env(cuda=base.cuda is not None, devel=base.flavor == "devel"))
+    # CUDA from NVIDIA's apt repository: FROM is the plain distribution, and the CUDA step sets
+    # its variables after the env step, so they are not defined yet where `env:` is set.
+    from_cuda_image = base.cuda is not None and base.cuda_apt is None
+    defined = set(catalog.base_env(cuda=from_cuda_image, devel=base.flavor == "devel"))
     defined |= {*LOCALE_ENV, *(PYTHON_ENV if has_python else ())}
     for key, value in env.items():
         for name in env_references(value):

@@ -187,3 +187,13 @@ def test_smoke_expects_literal_env_values_only(write_spec: Callable[[str], Path]
                   "  PLAIN: a\n  VIRTUAL_ENV: /elsewhere\n")
     # PATH refers to itself and VIRTUAL_ENV is set again by the venv step: neither is compared.
     assert expectations_for(r).env == {"PRICE": "costs $5", "PLAIN": "a"}
+
+
+def test_cuda_from_nvidias_apt_repository_is_not_defined_yet_at_the_env_step(
+    write_spec: Callable[[str], Path]
+) -> None:
+    # CUDA 10.2's images are deleted: FROM ubuntu:18.04, and the CUDA step sets its ENV later.
+    r = _resolved(write_spec, "env:\n  LD_LIBRARY_PATH: /l:${LD_LIBRARY_PATH}\n",
+                  head="os: ubuntu18.04\n  cuda: '10.2'\n  flavor: devel")
+    assert r.base.cuda_apt is not None
+    assert [w.code for w in r.warnings if w.code == "env.undefined"] == ["env.undefined"]
