@@ -45,6 +45,7 @@ _PPA = re.compile(r"[a-z0-9][a-z0-9.+\-]*/[a-z0-9][a-z0-9.+\-]*")
 _APT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
 _MAJOR_MINOR = re.compile(r"[0-9]+\.[0-9]+")
 _CUDA = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}(?:\.[0-9]{1,3})?")
+_CUDNN = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3}){1,3}")
 _INSTALLER_VERSION = re.compile(r"[A-Za-z0-9_.\-]+")
 _SHA256 = re.compile(r"[a-f0-9]{64}")
 _MIRROR_NAME = re.compile(r"[a-z][a-z0-9\-]*")
@@ -204,6 +205,10 @@ def major_minor(value: str) -> str:
 
 def cuda_version(value: str) -> str:
     return _full(_CUDA, value, "a CUDA version (like `12.4` or `12.4.1`); quote it in YAML")
+
+
+def cudnn_version(value: str) -> str:
+    return _full(_CUDNN, value, "a cuDNN version (like `7.6.5.32`) or major (7, 8, 9)")
 
 
 def installer_version(value: str) -> str:

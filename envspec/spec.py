@@ -60,6 +60,9 @@ OsId = Literal[
     "debian13",
 ]
 
+CudnnMajor = Annotated[int, Field(ge=7, le=9)]
+CudnnVersion = Annotated[str, Word, AfterValidator(grammar.cudnn_version)]
+
 
 def _cuda_version(value: str) -> str:
     """A CUDA version's shape; whether an image exists for it is the resolver's question."""
@@ -102,7 +105,23 @@ class Base(Model):
         description="nvidia/cuda flavour: base (cudart only), runtime (+ math libraries), "
         "devel (+ nvcc and headers, needed to compile CUDA code).",
     )
-    cudnn: bool = Field(False, description="Use the image variant with cuDNN.")
+    cudnn: bool | CudnnMajor | CudnnVersion = Field(
+        False,
+        description="cuDNN: true (any), false (none), a major (7, 8, 9) or, with the nvidia-apt "
+        "source, a full version like '7.6.5.32'. Checked against what exists for that CUDA.",
+    )
+    cuda_source: Literal["auto", "image", "nvidia-apt", "nearest"] = Field(
+        "auto",
+        description="Where CUDA comes from. image: the published nvidia/cuda tag (error if "
+        "deleted); nvidia-apt: NVIDIA's CUDA apt repository on the plain OS image, pinned like "
+        "NVIDIA's own recipes; auto: the image when it exists, else nvidia-apt; nearest: another "
+        "tag with the same CUDA major, OS and cuDNN major (said in a warning).",
+    )
+    cuda_repo: MirrorRef | None = Field(
+        None,
+        description="NVIDIA's CUDA apt repository for the nvidia-apt source: a mirror preset "
+        "(aliyun) or a URL standing for https://developer.download.nvidia.com/compute/cuda/repos.",
+    )
     image: ImageRef | None = Field(
         None,
         description="An explicit base image (any registry, tag or digest). Overrides the "

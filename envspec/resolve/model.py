@@ -28,12 +28,26 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class CudaAptInstall:
+    """CUDA installed from NVIDIA's apt repository on a plain OS image, as NVIDIA's recipes did."""
+
+    repository: str  # the `deb` URI, e.g. …/repos/ubuntu1804/x86_64
+    key_url: str
+    packages: tuple[str, ...]  # name=version, in NVIDIA's order
+    holds: tuple[str, ...]
+    cuda_dir: str  # cuda-10.2: what /usr/local/cuda points at
+    bootstrap: tuple[str, ...]  # extra packages apt needs first (https transport on 16.04)
+    env: Mapping[str, str]  # what NVIDIA's images set: CUDA_VERSION, NVIDIA_*, PATH, …
+
+
+@dataclass(frozen=True)
 class ResolvedBase:
     image: str  # what FROM names
     distro: Distro
     cuda: str | None  # full version actually in the image, e.g. "11.0.3"
     flavor: str | None
     cudnn: bool
+    cuda_apt: CudaAptInstall | None = None  # set when CUDA comes from the apt repository
 
 
 @dataclass(frozen=True)
