@@ -151,7 +151,8 @@ class ClassicStreamParser:
         self.on_event(LogLine(text))
 
 
-_BK_STEP = re.compile(r"^#(\d+) \[(?:[^\]\s]+ )?(\d+)/(\d+)\] (.*)$")
+# `[ 5/11]`: BuildKit pads the step number to the width of the total; `[stage-1 2/2]`: a stage.
+_BK_STEP = re.compile(r"^#(\d+) \[(?:[^\]\s]+ )?\s*(\d+)/(\d+)\] (.*)$")
 _BK_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
 _BK_ERROR = re.compile(r"^#(\d+) ERROR:? (.*)$")
 _BK_CACHED = re.compile(r"^#(\d+) CACHED$")

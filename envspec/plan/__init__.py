@@ -7,8 +7,10 @@ go from least to most likely to change:
 
   base → env → CA certificates → apt mirror → CUDA (when installed from NVIDIA's apt repository)
   → apt (one layer) → compilers → user → Python/conda runtime → dependency manifests
-  (environment.yml, requirements) → torch → pip packages from the spec → user files → run steps
-  → CA clean-up → runtime settings → labels
+  (environment.yml, constraints, requirements) → torch → pip packages from the spec (the plain
+  ones in one layer, then each one with options or a local file in a layer of its own, in spec
+  order: a build may need the one before it) → user files → run steps → CA clean-up → runtime
+  settings → labels
 
 Consequences users can rely on: editing the spec's pip list rebuilds only the pip layer and
 what follows it; editing code copied with `copy:` never reinstalls packages; labels (which
@@ -32,7 +34,7 @@ __all__ = ["BuildPlan", "CacheMounts", "ContextFile", "Step", "make_plan"]
 _LAYERS: tuple[Callable[[Resolved, Context], list[Step]], ...] = (
     system.env, system.ca_certificates, system.apt_mirror, cuda.cuda_apt, system.apt,
     system.compilers, system.user, python.python_runtime, python.manifests, python.torch, python.pip,
-    image.copy, image.run_steps, system.ca_cleanup, image.runtime, image.labels,
+    python.pip_packages, image.copy, image.run_steps, system.ca_cleanup, image.runtime, image.labels,
 )
 
 

@@ -9,7 +9,8 @@ from typing import Literal
 
 from envspec.catalog import Distro
 from envspec.errors import Diagnostic, Location
-from envspec.loader import KeyPath, LoadedSpec
+from envspec.loader import KeyPath, LoadedSpec, dotted_key
+from envspec.requirements import PipRequirement
 from envspec.spec import Spec
 
 # Where a value came from: the spec, a default, the catalog, env.lock, a command-line option
@@ -75,6 +76,31 @@ class TorchInstall:
 
 
 @dataclass(frozen=True)
+class PipInstall:
+    """A `python.pip.packages` item (torch's family aside) with its per-package options."""
+
+    requirement: PipRequirement
+    no_build_isolation: bool = False
+    no_deps: bool = False
+    config_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    hashes: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Its pip flags, in pip's spelling."""
+        flags = ["--no-build-isolation"] * self.no_build_isolation + ["--no-deps"] * self.no_deps
+        flags += [f"--config-settings={key}={value}"
+                  for key, values in self.config_settings.items() for value in values]
+        return tuple(flags)
+
+    @property
+    def plain(self) -> bool:
+        """Installable together with others in one `pip install`: no file to copy, no options."""
+        return self.requirement.path is None and not (self.options or self.env)
+
+
+@dataclass(frozen=True)
 class ResolvedConda:
     installer_url: str  # may contain $(uname -m), expanded by the shell at build time
     installer_sha256: str | None
@@ -93,8 +119,16 @@ class ResolvedPython:
     conda: ResolvedConda | None
     pip_conf: str | None  # generated pip.conf text (index, mirror, trusted hosts)
     torch: TorchInstall | None
-    pip_packages: tuple[str, ...]  # everything not handled by `torch`
+    pip_installs: tuple[PipInstall, ...]  # everything not handled by `torch`, in spec order
     requirements: tuple[str, ...]  # files relative to the spec folder
+    constraints: tuple[str, ...] = ()  # constraints files relative to the spec folder (pip -c)
+    require_hashes: bool = False
+    package_names: tuple[str, ...] = ()  # distributions the smoke checks import (names known)
+
+    @property
+    def pip_packages(self) -> tuple[str, ...]:
+        """The requirements of `pip_installs`, as written."""
+        return tuple(i.requirement.text for i in self.pip_installs)
 
     @property
     def bin_dir(self) -> str:
@@ -136,7 +170,7 @@ class Collector:
     def where(self, path: KeyPath) -> Location:
         found = self.loaded.positions.locate(path)
         location = found or Location(str(self.loaded.path))
-        return Location(location.file, location.line, location.column, ".".join(map(str, path)))
+        return Location(location.file, location.line, location.column, dotted_key(path))
 
     def error(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, self.where(path), hint, "error"))
