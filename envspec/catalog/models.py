@@ -400,6 +400,9 @@ class BaseEnvFile(Row):
     cuda_devel: Items[EnvName]
 
 
+# framework_models builds on Row (above), so it is imported only here.
+from envspec.catalog.framework_models import FrameworkImagesFile  # noqa: E402
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -413,4 +416,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "cuda_apt.yaml": CudaAptFile,
     "system_users.yaml": SystemUsersFile,
     "base_env.yaml": BaseEnvFile,
+    "framework_images.yaml": FrameworkImagesFile,
 }
