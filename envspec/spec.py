@@ -60,6 +60,10 @@ OsId = Literal[
     "debian11",
     "debian12",
     "debian13",
+    "rockylinux8",
+    "rockylinux9",
+    "ubi8",
+    "ubi9",
 ]
 
 CudnnMajor = Annotated[int, Field(ge=7, le=9)]
@@ -93,7 +97,7 @@ class Base(Model):
 
     os: OsId | None = Field(
         None,
-        description="Operating system of the image, e.g. ubuntu22.04 or debian12. "
+        description="Operating system of the image, e.g. ubuntu22.04, debian12 or rockylinux9. "
         "Required unless `image` names an image whose OS envspec cannot guess.",
     )
     cuda: CudaVersion | None = Field(
