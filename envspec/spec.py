@@ -167,22 +167,26 @@ class AptRepository(Model):
 
 
 class Apt(Model):
-    """System packages, installed in one layer with --no-install-recommends."""
+    """System packages, installed in one layer by the distribution's package manager: apt
+    (Debian, Ubuntu; without recommends) or dnf (Rocky Linux, UBI; without weak dependencies)."""
 
     mirror: MirrorRef | None = Field(
         None,
         description="A named mirror preset (aliyun, tuna, ustc) or a URL that replaces the "
-        "distribution's archive in every sources file, classic or deb822.",
+        "distribution's archive in every sources file (apt: classic or deb822; dnf: the "
+        "Rocky Linux repo files; UBI has no mirrors).",
     )
     packages: list[AptPackage] = Field(
         default_factory=list,
         max_length=MAX_PACKAGES,
-        description="Debian/Ubuntu package names, optionally =version.",
+        description="Package names of the distribution: Debian/Ubuntu (optionally =version) "
+        "or RPM names on Rocky Linux/UBI.",
     )
     repositories: list[AptRepository] = Field(
         default_factory=list,
         max_length=MAX_SOURCES,
-        description="Extra repositories or PPAs, added before install.",
+        description="Extra apt repositories or PPAs, added before install (apt distributions "
+        "only).",
     )
 
 
@@ -464,7 +468,7 @@ class Spec(Model):
         None, description="A spec this one builds on (merged key by key; lists are replaced)."
     )
     base: Base = Field(description="The base image.")
-    apt: Apt = Field(default_factory=Apt, description="System packages.")
+    apt: Apt = Field(default_factory=Apt, description="System packages (apt or dnf).")
     compilers: Compilers = Field(default_factory=Compilers, description="Host compilers.")
     python: Python | None = Field(None, description="Python; omit for an image without Python.")
     env: dict[EnvName, OneLine] = Field(

