@@ -11,7 +11,9 @@ import pytest
 
 from envspec.errors import SpecError
 from envspec.loader import load_spec
+from envspec.pipeline import expectations_for
 from envspec.resolve import Resolved, resolve
+from envspec.smoke.checks import derive_checks
 
 
 def _resolve(write_spec: Callable[[str], Path], base: str, extra: str = "") -> Resolved:
@@ -134,3 +136,12 @@ def test_cuda_on_debian_names_the_oses_that_have_images(
 ) -> None:
     errors = _errors(write_spec, _base("debian12", "12.4"))
     assert "rockylinux9" in errors["base.cuda-os"] and "ubuntu22.04" in errors["base.cuda-os"]
+
+
+def test_smoke_checks_expect_the_images_own_os_release(write_spec: Callable[[str], Path]) -> None:
+    """/etc/os-release says ID=rocky on Rocky Linux and ID=rhel on UBI, not the spec's os id."""
+    for os_id, release_id in (("rockylinux9", "rocky"), ("ubi8", "rhel")):
+        r = _resolve(write_spec, _base(os_id, "12.4"), "compilers:\n  gcc: 13\n")
+        checks = {c["name"]: c["params"] for c in derive_checks(expectations_for(r))}
+        assert checks["os"] == {"id": release_id, "version_id": os_id[-1]}
+        assert checks["gcc"] == {"major": 13}
