@@ -167,7 +167,9 @@ def _uri_sed(path: str, url: str) -> str:
 
 
 _REPOS_DIR = "/etc/yum.repos.d"
-_DNF_INSTALL = "dnf install -y --setopt=install_weak_deps=False --nodocs"
+# --allowerasing: EL9 images ship curl-minimal, which `dnf install curl` (conda needs curl) may
+# only replace, not sit beside; without it dnf refuses the whole transaction.
+_DNF_INSTALL = "dnf install -y --allowerasing --setopt=install_weak_deps=False --nodocs"
 _ANCHORS = "/etc/pki/ca-trust/source/anchors"
 # Rocky's repo files name the archive's root by the variable $contentdir ("pub/rocky") in a
 # baseurl that is commented out while a mirrorlist is in force; mirrors serve that root.

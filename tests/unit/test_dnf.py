@@ -26,7 +26,7 @@ from tests.conftest import REPO
 from tests.unit.test_hadolint import _hadolint
 
 DNF_CACHE = ("type=cache,target=/var/cache/dnf,sharing=locked",)
-INSTALL = "dnf install -y --setopt=install_weak_deps=False --nodocs"
+INSTALL = "dnf install -y --allowerasing --setopt=install_weak_deps=False --nodocs"
 CERT = "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
 MIRROR = "https://mirror.invalid/rocky"
 
