@@ -26,7 +26,7 @@ def resolve_apt(
         out.error("apt.mirror-none", f"{distro.id} has no public mirrors: its packages come "
                   "only from Red Hat's CDN", ("apt", "mirror"),
                   "drop `apt.mirror`, or use a Rocky Linux base, which has mirrors")
-        return _resolved_packages(apt, distro, extra_packages, None, None, ())
+        return _resolved_packages(apt, extra_packages, None, None, ())
     mirror = mirror_url(apt.mirror, distro.family, catalog, out, ("apt", "mirror"))
     if distro.package_manager == "apt":
         mirror = _plain_http(apt.mirror, mirror)
@@ -41,12 +41,12 @@ def resolve_apt(
     repos = [_repo(r, i, distro, catalog, out) for i, r in enumerate(apt.repositories)]
     user_ppas = ppas_in(apt)
     repos += [_ppa(p, distro, catalog, out, ("apt",)) for p in extra_ppas if p not in user_ppas]
-    return _resolved_packages(apt, distro, extra_packages, mirror, security,
+    return _resolved_packages(apt, extra_packages, mirror, security,
                               tuple(r for r in repos if r is not None))
 
 
 def _resolved_packages(
-    apt: Apt, distro: Distro, extra: Iterable[str], mirror: str | None, security: str | None,
+    apt: Apt, extra: Iterable[str], mirror: str | None, security: str | None,
     repos: tuple[AptRepo, ...],
 ) -> ResolvedApt:
     return ResolvedApt(mirror, security, tuple(sorted({*apt.packages, *extra})), repos)
