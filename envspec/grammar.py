@@ -53,6 +53,12 @@ _CONFIG_KEY = re.compile(r"-{0,2}[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _TORCH_VARIANT = re.compile(r"auto|cpu|pypi|cu[0-9]{2,3}")
 _MIRROR_NAME = re.compile(r"[a-z][a-z0-9\-]*")
 _URL_FORBIDDEN = re.compile(r"[\s'\"`$\\;|&<>(){}#]")
+_SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9._\-]{0,63}")
+# A git tag or commit: the characters git allows in a ref name, minus the ones a shell or
+# `git` itself would read as something else (leading `-` would be an option).
+_GIT_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/\-]{0,127}")
+_BUILD_ARG = re.compile(r"[A-Za-z0-9_.,:=+/@%^\- ]+")
+_CUDA_ARCH = re.compile(r"[0-9]{1,2}\.[0-9](?:\+PTX)?|[a-z]+")
 
 
 def _full(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -115,6 +121,37 @@ def url(value: str) -> str:
     if _URL_FORBIDDEN.search(value):
         raise ValueError(f"{value!r} contains characters not allowed in a URL here (quotes, $, ;…)")
     return value
+
+
+def git_url(value: str) -> str:
+    """A repository git can clone without credentials prompts: git://, http(s)://."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("git", "http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not a git://, http:// or https:// repository URL")
+    if _URL_FORBIDDEN.search(value):
+        raise ValueError(f"{value!r} contains characters not allowed in a URL here (quotes, $, ;…)")
+    return value
+
+
+def git_ref(value: str) -> str:
+    _full(_GIT_REF, value, "a git tag or a 40-hex commit (like `v1.2.0`)")
+    if ".." in value or value.endswith((".lock", "/", ".")) or "//" in value:
+        raise ValueError(f"{value!r} is not a valid git ref name")
+    return value
+
+
+def source_name(value: str) -> str:
+    return _full(_SOURCE_NAME, value, "a source name (lower case, digits, `.`, `_`, `-`)")
+
+
+def build_arg(value: str) -> str:
+    """One argument of a build tool (`-DWITH_X=ON`), quoted when rendered: no shell syntax."""
+    return _full(_BUILD_ARG, value, "a build argument of letters, digits, spaces and `_.,:=+/@%^-`")
+
+
+def cuda_arch(value: str) -> str:
+    return _full(_CUDA_ARCH, value, "a compute capability (like `8.6` or `8.6+PTX`) or a "
+                 "family name (like `ampere`)")
 
 
 def mirror_ref(value: str) -> str:
@@ -288,4 +325,7 @@ SCHEMA_PATTERNS: dict[str, re.Pattern[str]] = {
     "cuda_version": _CUDA,
     "installer_version": _INSTALLER_VERSION,
     "sha256": _SHA256,
+    "source_name": _SOURCE_NAME,
+    "build_arg": _BUILD_ARG,
+    "cuda_arch": _CUDA_ARCH,
 }

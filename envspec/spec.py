@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -25,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from envspec import grammar
+from envspec.spec_sources import Source
 from envspec.spec_types import (
     MAX_ENV,
     MAX_ITEMS,
@@ -34,11 +34,13 @@ from envspec.spec_types import (
     AptPackage,
     AptWord,
     CondaSpec,
+    CudaArch,
     EnvName,
     GpuChoice,
     HostName,
     ImageRef,
     MirrorRef,
+    Model,
     OneLine,
     PipRequirement,
     RelativePath,
@@ -80,12 +82,6 @@ def _cuda_version(value: str) -> str:
 
 
 CudaVersion = Annotated[str, Word, AfterValidator(_cuda_version)]
-
-
-class Model(BaseModel):
-    """Strict base: unknown keys are errors (typos must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class Base(Model):
@@ -190,6 +186,13 @@ class Compilers(Model):
         ge=4,
         le=20,
         description="GCC major version: gcc-N and g++-N are installed and made the default.",
+    )
+    cuda_arch: list[CudaArch] = Field(
+        default_factory=list, max_length=MAX_SOURCES,
+        description="GPU architectures `sources:` compile for: compute capabilities like '8.6' "
+        "('+PTX' adds PTX for newer GPUs) or family names (volta, turing, ampere, ada, hopper, "
+        "blackwell). Becomes TORCH_CUDA_ARCH_LIST and CMAKE_CUDA_ARCHITECTURES in source builds; "
+        "checked against what the image's nvcc supports.",
     )
 
 
@@ -469,6 +472,11 @@ class Spec(Model):
     workdir: AbsolutePath = Field("/workspace", description="Working directory.")
     user: User | None = Field(
         default_factory=User, description="Non-root user (default dev, 1000:1000); null = root."
+    )
+    sources: list[Source] = Field(
+        default_factory=list, max_length=MAX_SOURCES,
+        description="Software built from source, in order, after the pip packages; each one its "
+        "own cached layer. Built as root.",
     )
     copy_files: list[CopyItem] = Field(
         default_factory=list, alias="copy", max_length=MAX_ITEMS, description="Files copied into the image."

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from envspec import grammar
+
+
+class Model(BaseModel):
+    """Strict base of the spec's models: unknown keys are errors (typos must not be silently
+    ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
 
 # Length limits, checked first; the numbers and their reasons are in envspec.grammar.
 Word = StringConstraints(max_length=grammar.MAX_WORD)
@@ -36,6 +44,12 @@ MirrorRef = Annotated[str, UrlLength, AfterValidator(grammar.mirror_ref)]
 ImageRef = Annotated[str, StringConstraints(max_length=255), AfterValidator(grammar.image_reference)]
 VersionMajorMinor = Annotated[str, Word, AfterValidator(grammar.major_minor)]
 AptWord = Annotated[str, Word, AfterValidator(grammar.apt_word)]
+GitUrl = Annotated[str, UrlLength, AfterValidator(grammar.git_url)]
+GitRef = Annotated[str, Word, AfterValidator(grammar.git_ref)]
+SourceName = Annotated[str, Word, AfterValidator(grammar.source_name)]
+BuildArg = Annotated[str, ValueLength, AfterValidator(grammar.build_arg)]
+CudaArch = Annotated[str, Word, AfterValidator(grammar.cuda_arch)]
+Sha256Digest = Annotated[str, Word, AfterValidator(grammar.sha256)]
 UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
 
 # List and mapping sizes: generous for any real environment, small enough that a runaway

@@ -388,6 +388,21 @@ class SystemUsersFile(Row):
     reserved_ids: ReservedIds
 
 
+# ----------------------------------------------------------------- cuda_arch.yaml
+
+ComputeCapability = Annotated[str, _matching(r"\d{1,2}\.\d", "a compute capability like 8.6")]
+
+
+class ArchRelease(Sourced):
+    cuda: Version  # X.Y: the first release with this list; later ones until the next row
+    sms: Items[ComputeCapability]
+
+
+class CudaArchFile(Row):
+    families: dict[str, Items[ComputeCapability]]
+    releases: Items[ArchRelease]
+
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -400,4 +415,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "conda.yaml": CondaFile,
     "cuda_apt.yaml": CudaAptFile,
     "system_users.yaml": SystemUsersFile,
+    "cuda_arch.yaml": CudaArchFile,
 }

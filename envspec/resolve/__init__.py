@@ -20,6 +20,7 @@ from envspec.resolve.inputs import (
 )
 from envspec.resolve.model import Collector, Resolved, ResolvedPython
 from envspec.resolve.python import resolve_python
+from envspec.resolve.sources import implied_packages, resolve_cuda_arch, resolve_sources
 from envspec.resolve.toolchain import resolve_gcc
 
 __all__ = ["ResolveInputs", "Resolved", "resolve", "spec_sha256"]
@@ -53,7 +54,11 @@ def resolve(
     if spec.python is not None:
         python, apt_for_python, ppas_for_python = resolve_python(
             spec.python, base, catalog, user_ppas, out)
-    extra = [*apt_for_python, *_gcc_packages(gcc), *_ca_packages(spec.build.ca_certificates)]
+    lock = inputs.lock if inputs.lock and inputs.lock.spec_sha256 == sha256 else None
+    sources = resolve_sources(spec, lock, catalog, out)
+    cuda_archs = resolve_cuda_arch(spec, base, catalog, out)
+    extra = [*apt_for_python, *_gcc_packages(gcc), *_ca_packages(spec.build.ca_certificates),
+             *implied_packages(spec)]
     apt = resolve_apt(spec.apt, base.distro, extra, ppas_for_python, catalog, out)
     _check_devel_needed(base.flavor, spec.env, spec.run, out)
     check_referenced_files(spec, loaded.path.parent, out)
@@ -66,7 +71,7 @@ def resolve(
         spec=spec, spec_path=loaded.path, spec_dir=loaded.path.parent,
         spec_sha256=sha256, base=base, apt=apt, gcc=gcc, python=python,
         env=dict(spec.env), diagnostics=tuple(out.diagnostics), decisions=tuple(out.decisions),
-        lock_used=lock_used,
+        lock_used=lock_used, sources=sources, cuda_archs=cuda_archs,
     )
 
 
