@@ -115,22 +115,21 @@ def conda_channel(value: str) -> str:
 
 
 def url(value: str) -> str:
+    return _url(value, ("http", "https"), "an http(s) URL")
+
+
+def _url(value: str, schemes: tuple[str, ...], what: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"{value!r} is not {what}")
     if _URL_FORBIDDEN.search(value):
         raise ValueError(f"{value!r} contains characters not allowed in a URL here (quotes, $, ;…)")
     return value
 
 
 def git_url(value: str) -> str:
-    """A repository git can clone without credentials prompts: git://, http(s)://."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("git", "http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not a git://, http:// or https:// repository URL")
-    if _URL_FORBIDDEN.search(value):
-        raise ValueError(f"{value!r} contains characters not allowed in a URL here (quotes, $, ;…)")
-    return value
+    """A repository git can clone without credential prompts: git://, http(s)://."""
+    return _url(value, ("git", "http", "https"), "a git://, http:// or https:// repository URL")
 
 
 def git_ref(value: str) -> str:

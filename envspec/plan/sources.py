@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 
 from envspec.plan.steps import Command, Context, Instruction, Step, User, run, sh
-from envspec.plan.system import ROOT
+from envspec.plan.system import ROOT, user_id
 from envspec.resolve.model import CudaArchs, Resolved, ResolvedSource
 from envspec.spec_sources import Source
 
@@ -18,13 +18,14 @@ def sources(r: Resolved, ctx: Context) -> list[Step]:
     if not r.sources:
         return []
     as_root: tuple[Instruction, ...] = (User(ROOT),) if r.spec.user is not None else ()
-    runs = tuple(run(*source_commands(s, r.cuda_archs, ctx)) for s in r.sources)
+    owner = user_id(r)
+    runs = tuple(run(*source_commands(s, r.cuda_archs, ctx, owner)) for s in r.sources)
     names = ", ".join(s.spec.name for s in r.sources)
     return [Step("sources", f"source builds: {names} (as root)", (*as_root, *runs))]
 
 
 def source_commands(
-    resolved: ResolvedSource, archs: CudaArchs | None, ctx: Context
+    resolved: ResolvedSource, archs: CudaArchs | None, ctx: Context, owner: str | None = None
 ) -> list[Command]:
     source = resolved.spec
     commands = _build_env(source, archs)
@@ -32,6 +33,8 @@ def source_commands(
     commands += _BUILDERS[source.builder](source, archs, ctx)
     if not source.keep:
         commands.append(sh(f"rm -rf {q(source.folder)}"))
+    elif owner:  # a kept tree is the user's to work in (git refuses a repository of root's)
+        commands.append(sh(f"chown -R {owner} {q(source.folder)}"))
     return commands
 
 

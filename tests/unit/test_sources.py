@@ -167,11 +167,12 @@ def test_sources_come_after_pip_before_copy_one_layer_each(write_spec: Callable[
     cmake_texts = [c.text for c in runs[1].commands]
     assert pip_texts[0] == "export TORCH_CUDA_ARCH_LIST=8.0 CUDAARCHS=80-real MAX_JOBS=2"
     assert pip_texts[1] == f"git clone --depth 1 --branch v1 {GIT} /opt/src/ext"
+    assert pip_texts[-1] == "chown -R 1000:1000 /opt/src/ext"  # kept: the user's to work in
     assert "-DCMAKE_CUDA_ARCHITECTURES=80-real" in cmake_texts[1]
     assert not any("TORCH_CUDA_ARCH_LIST" in t for t in cmake_texts)
     assert cmake_texts[-1] == "rm -rf /opt/src/tool"
     # Only the source builds see the architectures: nothing is set in the image's ENV.
-    dockerfile_env = [s for s in plan.steps if s.name == "env"][0]
+    dockerfile_env = next(s for s in plan.steps if s.name == "env")
     assert "TORCH_CUDA_ARCH_LIST" not in str(dockerfile_env)
 
 
@@ -181,7 +182,7 @@ def test_script_commands_are_quoted_whole(write_spec: Callable[[str], Path]) -> 
     (step,) = [s for s in make_plan(r).steps if s.name == "sources"]
     run = step.instructions[-1]
     assert isinstance(run, Run)
-    assert [c.text for c in run.commands][-2:] == [
+    assert [c.text for c in run.commands][-3:-1] == [
         "sh -ec 'cd /opt/src/s && echo hi # a comment'", "sh -ec 'cd /opt/src/s && make'"]
 
 
@@ -245,3 +246,15 @@ def test_an_unreachable_repository_is_recorded_without_its_commit(
     result = lock_sources(r.sources, r.spec_path)
     assert result.sources == (LockedSource(name="lib", url=url, ref="v1", commit=None),)
     assert [d.code for d in result.notices] == ["lock.source-unreachable"]
+
+
+def test_the_architecture_table_is_coherent() -> None:
+    from envspec.catalog import load_catalog
+
+    catalog = load_catalog()
+    newest = {sm for cuda in ("11.8", "12.8", "13.0") for sm in catalog.nvcc_archs(cuda).sms}  # type: ignore[union-attr]
+    for family in catalog.arch_families():
+        assert set(catalog.arch_family(family) or ()) <= newest, family
+    assert catalog.nvcc_archs("9.2") is None  # older than the table: unknown, not guessed
+    assert "8.6" not in catalog.nvcc_archs("11.0.3").sms  # type: ignore[union-attr]
+    assert "3.5" not in catalog.nvcc_archs("12.0").sms  # type: ignore[union-attr]
