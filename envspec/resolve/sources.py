@@ -34,11 +34,25 @@ def resolve_sources(
             out.error("sources.pip-needs-python", f"{source.name} is built with pip, but the spec "
                       "has no `python`", (*path, "builder"), "add a `python:` section")
         commit = _check_ref(source, path, out) if source.git else None
-        if source.git and commit is None and locked.get(source.name):
-            commit = locked[source.name]
-            out.decide(f"sources.{source.name}", commit, "lock", f"env.lock pins {source.ref}")
+        out.decide(f"sources.{source.name}", source.ref or source.archive, "spec",
+                   f"built with {source.builder} in {source.folder}")
+        if source.git and commit is None and lock is not None:
+            commit = _locked_commit(source, locked.get(source.name), path, out)
         resolved.append(ResolvedSource(source, commit))
     return tuple(resolved)
+
+
+def _locked_commit(
+    source: Source, commit: str | None, path: tuple[str | int, ...], out: Collector
+) -> str | None:
+    if commit is None:
+        out.warn("lock.source-unpinned", f"env.lock has no commit for {source.name}'s tag "
+                 f"{source.ref}: the build checks out whatever the tag names then",
+                 (*path, "ref"), "run `envspec lock` where the repository is reachable")
+        return None
+    out.decide(f"sources.{source.name}", commit, "lock", f"the commit {source.ref} named "
+               "when env.lock was written")
+    return commit
 
 
 def _check_ref(source: Source, path: tuple[str | int, ...], out: Collector) -> str | None:

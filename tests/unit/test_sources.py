@@ -258,3 +258,14 @@ def test_the_architecture_table_is_coherent() -> None:
     assert catalog.nvcc_archs("9.2") is None  # older than the table: unknown, not guessed
     assert "8.6" not in catalog.nvcc_archs("11.0.3").sms  # type: ignore[union-attr]
     assert "3.5" not in catalog.nvcc_archs("12.0").sms  # type: ignore[union-attr]
+
+
+def test_a_lock_without_the_commit_warns(write_spec: Callable[[str], Path]) -> None:
+    text = f"sources:\n  - {{name: lib, git: '{GIT}', ref: v1, builder: pip}}\n"
+    first = _resolved(write_spec, text)
+    lock = lock_from(first, sources=(LockedSource(name="lib", url=GIT, ref="v1"),))
+    r = _resolved(write_spec, text, inputs=ResolveInputs(lock=lock))
+    assert r.sources[0].commit is None
+    assert [w.code for w in r.warnings] == ["lock.source-unpinned"]
+    decision = r.decision("sources.lib")
+    assert decision is not None and (decision.value, decision.source) == ("v1", "spec")
