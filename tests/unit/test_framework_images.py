@@ -41,6 +41,18 @@ def test_ngc_image_with_registry_prefix_and_digest() -> None:
     assert image.torch == "2.1.0a0+32f93b1" and not image.conda
 
 
+@pytest.mark.parametrize(("ref", "cuda", "python", "torch"), [
+    ("pytorch/pytorch:1.13.1-cuda11.6-cudnn8-runtime", "11.6", "3.10.8", "1.13.1"),
+    ("pytorch/pytorch:2.1.2-cuda12.1-cudnn8-devel", "12.1", "3.10", "2.1.2"),
+    ("nvcr.io/nvidia/pytorch:21.08-py3", "11.4.1", "3.8", "1.10.0a0+3fd9dcf"),
+    ("nvcr.io/nvidia/pytorch:24.05-py3", "12.4", "3.10", "2.4.0a0+07cecf4"),
+])
+def test_lookup_answers_cuda_python_and_torch(ref: str, cuda: str, python: str, torch: str) -> None:
+    image = lookup(ref)
+    assert image is not None
+    assert (image.cuda, image.python, image.torch) == (cuda, python, torch)
+
+
 def test_docker_hub_prefix_is_the_same_image() -> None:
     assert lookup("docker.io/pytorch/pytorch:2.1.2-cuda12.1-cudnn8-devel") == lookup(
         "pytorch/pytorch:2.1.2-cuda12.1-cudnn8-devel")
