@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from envspec.catalog import FAST_LOADER, CatalogDataError
+from envspec.imageref import ImageRef, ImageRefError
 
 DATA_FILE = "framework_images.yaml"
 
@@ -35,8 +36,6 @@ _DOTTED = re.compile(r"\d+(?:\.\d+)*")
 _PYTHON = re.compile(r"\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc)\d+)?")
 _FRAMEWORK = re.compile(r"\d+\.\d+(?:\.\d+)?(?:[a-z]+\d*)?(?:\+[0-9a-z.]+)?")
 _OS = re.compile(r"(?:ubuntu\d\d\.\d\d|debian\d+)")
-_DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
-_DOCKER_HUB = ("docker.io/", "index.docker.io/", "registry-1.docker.io/")
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> AfterValidator:
@@ -187,25 +186,17 @@ def load_framework_images() -> FrameworkImagesFile:
     return parse_framework_images(text)
 
 
-def split_reference(image_ref: str) -> tuple[str, str | None]:
-    """"docker.io/pytorch/pytorch:2.1.2-cuda12.1-cudnn8-devel@sha256:…" →
-    ("pytorch/pytorch", "2.1.2-cuda12.1-cudnn8-devel"); no tag → None."""
-    ref = _DIGEST.sub("", image_ref.strip())
-    for hub in _DOCKER_HUB:
-        if ref.startswith(hub):
-            ref = ref[len(hub):]
-    name, _, tag = ref.rpartition(":")
-    if not name or "/" in tag:  # no tag, or the colon belonged to a registry port
-        return ref, None
-    return name, tag
-
-
 def lookup(image_ref: str, catalog: FrameworkImagesFile | None = None) -> FrameworkImage | None:
-    """What the catalog knows about this image, or None for unknown families and tags."""
+    """What the catalog knows about this image, or None for unknown families and tags (and for
+    references without a tag: `latest` moves). Families are keyed by the name as `docker
+    images` shows it (`pytorch/pytorch`, `nvcr.io/nvidia/pytorch`)."""
     catalog = catalog or load_framework_images()
-    repository, tag = split_reference(image_ref)
-    family = catalog.family(repository)
-    row = family.find(tag) if family and tag else None
+    try:
+        ref = ImageRef.parse(image_ref, default_tag=None)
+    except ImageRefError:
+        return None
+    family = catalog.family(ref.familiar_name)
+    row = family.find(ref.tag) if family and ref.tag else None
     if family is None or row is None:
         return None
     return FrameworkImage(

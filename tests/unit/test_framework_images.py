@@ -10,7 +10,6 @@ from envspec.framework_images import (
     load_framework_images,
     lookup,
     parse_framework_images,
-    split_reference,
 )
 
 DIGEST = "@sha256:" + "0" * 64
@@ -76,14 +75,15 @@ def test_end_of_life_and_never_published_tags_say_so() -> None:
     "pytorch/pytorch",                              # no tag: a moving target
     "example.org/team/pytorch:1.6.0-cuda10.1-cudnn7-devel",  # unknown family
     "localhost:5000/pytorch/pytorch",               # the colon is a registry port
+    "Pytorch/Pytorch:1.6.0",                         # not an image reference at all
 ])
 def test_unknown_images_give_none(ref: str) -> None:
     assert lookup(ref) is None
 
 
-def test_split_reference() -> None:
-    assert split_reference("localhost:5000/a/b:1" + DIGEST) == ("localhost:5000/a/b", "1")
-    assert split_reference("index.docker.io/a/b") == ("a/b", None)
+def test_legacy_docker_hub_name_and_a_digest_still_find_the_tag() -> None:
+    image = lookup("index.docker.io/pytorch/pytorch:1.6.0-cuda10.1-cudnn7-devel" + DIGEST)
+    assert image is not None and image.torch == "1.6.0"
 
 
 def test_pytorch_tags_name_cuda_variants_that_have_wheels() -> None:
