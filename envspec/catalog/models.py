@@ -293,6 +293,9 @@ class CondaFile(Row):
     installers: dict[CondaDistribution, CondaInstaller]
 
 
+# framework_models builds on Row (above), so it is imported only here.
+from envspec.catalog.framework_models import FrameworkImagesFile  # noqa: E402
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -303,4 +306,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "import_names.yaml": ImportNamesFile,
     "ppas.yaml": PpasFile,
     "conda.yaml": CondaFile,
+    "framework_images.yaml": FrameworkImagesFile,
 }
