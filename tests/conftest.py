@@ -9,6 +9,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (REPO / "examples").glob("*/env.yaml"))
+# Real research Dockerfiles rewritten as specs (examples/reproductions/README.md).
+REPRODUCTIONS = sorted(p.parent for p in (REPO / "examples" / "reproductions").glob("*/env.yaml"))
+ALL_EXAMPLES = EXAMPLES + REPRODUCTIONS
+
+
+def example_id(folder: Path) -> str:
+    """Test id of an example folder: its path under examples/, with '-' for '/'."""
+    return "-".join(folder.relative_to(REPO / "examples").parts)
 
 
 @pytest.fixture

@@ -304,6 +304,9 @@ class SystemUsersFile(Row):
     reserved_ids: ReservedIds
 
 
+# framework_models builds on Row (above), so it is imported only here.
+from envspec.catalog.framework_models import FrameworkImagesFile  # noqa: E402
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -315,4 +318,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "ppas.yaml": PpasFile,
     "conda.yaml": CondaFile,
     "system_users.yaml": SystemUsersFile,
+    "framework_images.yaml": FrameworkImagesFile,
 }

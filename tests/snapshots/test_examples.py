@@ -12,24 +12,24 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from envspec.pipeline import compile_spec
-from tests.conftest import EXAMPLES
+from tests.conftest import ALL_EXAMPLES, example_id
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("example", ALL_EXAMPLES, ids=example_id)
 def test_every_generated_file(example: Path, snapshot: SnapshotAssertion) -> None:
     compiled = compile_spec(example / "env.yaml")
     rendered = {name: entry.data.decode() for name, entry in compiled.files.items()}
     assert rendered == snapshot
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("example", ALL_EXAMPLES, ids=example_id)
 def test_rendering_is_byte_identical_every_time(example: Path) -> None:
     first = compile_spec(example / "env.yaml").files
     second = compile_spec(example / "env.yaml").files
     assert first == second
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("example", ALL_EXAMPLES, ids=example_id)
 def test_buildkit_dockerfile(example: Path, snapshot: SnapshotAssertion) -> None:
     """The opt-in BuildKit rendering: same steps, with cache mounts for apt/pip/conda."""
     dockerfile = compile_spec(example / "env.yaml", buildkit=True).dockerfile

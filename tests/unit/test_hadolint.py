@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from envspec.pipeline import compile_spec
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import ALL_EXAMPLES, REPO, example_id
 
 
 def _hadolint() -> str:
@@ -20,7 +20,7 @@ def _hadolint() -> str:
     return found
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("example", ALL_EXAMPLES, ids=example_id)
 def test_example_dockerfile_is_lint_clean(example: Path) -> None:
     dockerfile = compile_spec(example / "env.yaml").dockerfile
     result = subprocess.run(
@@ -31,7 +31,7 @@ def test_example_dockerfile_is_lint_clean(example: Path) -> None:
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize("example", ALL_EXAMPLES, ids=example_id)
 def test_buildkit_dockerfile_is_lint_clean(example: Path) -> None:
     dockerfile = compile_spec(example / "env.yaml", buildkit=True).dockerfile
     result = subprocess.run(
