@@ -136,7 +136,7 @@ def expectations_for(resolved: Resolved) -> Expectations:
         cuda=resolved.base.cuda,
         nvcc=resolved.base.flavor == "devel",
         python=py.version if py else None,
-        python_executable=f"{py.bin_dir}/python" if py else None,
+        python_executable=py.executable if py else None,
         packages=packages,
         uid=spec.user.uid if spec.user else 0,
         workdir=spec.workdir,

@@ -237,10 +237,16 @@ class Python(Model):
     version: VersionMajorMinor | None = Field(
         None, description="major.minor, e.g. '3.10'; default: the OS's python3 (or conda's)."
     )
-    provider: Literal["system", "conda"] = Field(
+    provider: Literal["system", "conda", "image"] = Field(
         "system",
         description="system: the distribution's python3 (deadsnakes on Ubuntu when needed) with "
-        "packages in a venv; conda: Miniconda/Miniforge.",
+        "packages in a venv; conda: Miniconda/Miniforge; image: the Python the base image "
+        "already has (pytorch/pytorch, NGC, …), pip installs into it, no second interpreter.",
+    )
+    interpreter: AbsolutePath | None = Field(
+        None,
+        description="The image's python (provider: image); default: the catalog's path for a "
+        "known framework image, else python3 on PATH.",
     )
     venv: AbsolutePath = Field("/opt/venv", description="Where the venv lives (system provider).")
     conda: Conda | None = Field(None, description="Conda settings (provider: conda).")
@@ -250,6 +256,8 @@ class Python(Model):
     def _conda_settings_need_conda(self) -> Python:
         if self.conda is not None and self.provider != "conda":
             raise ValueError("`conda` settings need `provider: conda`")
+        if self.interpreter is not None and self.provider != "image":
+            raise ValueError("`interpreter` needs `provider: image`")
         return self
 
 

@@ -36,6 +36,11 @@ def python_runtime(r: Resolved, ctx: Context) -> list[Step]:
     if py.conda is not None and py.conda.condarc is not None:
         ctx.files["condarc"] = ContextFile(text=py.conda.condarc)
         setup.append(Copy("condarc", "/etc/conda/.condarc"))
+    if py.provider == "image":
+        # pip writes into the image's own env, which root owns: it runs as root (the runtime
+        # step switches to the user), and no venv or second interpreter is made.
+        return [Step("python_image", f"Python {py.version}: the image's own {py.interpreter}",
+                     tuple(setup))] if setup else []
     who = user_id(r)
     if who:
         setup.append(User(who))
@@ -74,10 +79,12 @@ def _conda_run(conda: ResolvedConda, ctx: Context, *commands: Command) -> Run:
     return run(*commands, *clean, mounts=ctx.cache.conda)
 
 
-def _pip_install(ctx: Context, options: str = "") -> str:
-    """`pip install` with pip's own cache off unless a BuildKit cache mount holds it."""
+def _pip_install(py: ResolvedPython, ctx: Context, options: str = "") -> str:
+    """`pip install` with pip's own cache off unless a BuildKit cache mount holds it; `python`
+    is the venv's or conda env's (first on PATH), or the image's own interpreter."""
     flag = "" if ctx.cache.pip else " --no-cache-dir"
-    return f"python -m pip install{flag}{options}"
+    python = shlex.quote(py.interpreter) if py.provider == "image" else "python"
+    return f"{python} -m pip install{flag}{options}"
 
 
 def manifests(r: Resolved, ctx: Context) -> list[Step]:
@@ -105,7 +112,7 @@ def manifests(r: Resolved, ctx: Context) -> list[Step]:
             copies.append(Copy(rel, f"{MANIFEST_DIR}/{rel}"))
         options = "".join(f" -r {shlex.quote(copy.dest)}" for copy in copies)
         steps.append(Step("pip_requirements", "pip requirements", (
-            *copies, run(_pip_install(ctx, options), mounts=ctx.cache.pip))))
+            *copies, run(_pip_install(py, ctx, options), mounts=ctx.cache.pip))))
     return steps
 
 
@@ -114,7 +121,7 @@ def torch(r: Resolved, ctx: Context) -> list[Step]:
         return []
     wheels = r.python.torch
     index = " ".join(shlex.quote(arg) for arg in wheels.index_args)
-    install = sh(_pip_install(ctx, f" {index}"), *wheels.requirements)
+    install = sh(_pip_install(r.python, ctx, f" {index}"), *wheels.requirements)
     return [Step("torch", f"PyTorch ({wheels.variant} wheels)",
                  (run(install, mounts=ctx.cache.pip),))]
 
@@ -122,5 +129,5 @@ def torch(r: Resolved, ctx: Context) -> list[Step]:
 def pip(r: Resolved, ctx: Context) -> list[Step]:
     if r.python is None or not r.python.pip_packages:
         return []
-    install = sh(_pip_install(ctx), *r.python.pip_packages)
+    install = sh(_pip_install(r.python, ctx), *r.python.pip_packages)
     return [Step("pip", "pip packages", (run(install, mounts=ctx.cache.pip),))]

@@ -9,6 +9,7 @@ from typing import Literal
 
 from envspec.catalog import Distro
 from envspec.errors import Diagnostic, Location
+from envspec.framework_images import FrameworkImage
 from envspec.loader import KeyPath, LoadedSpec
 from envspec.spec import Spec
 
@@ -34,6 +35,7 @@ class ResolvedBase:
     cuda: str | None  # full version actually in the image, e.g. "11.0.3"
     flavor: str | None
     cudnn: bool
+    framework: FrameworkImage | None = None  # a catalogued image that already has Python
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,11 @@ class ResolvedConda:
 
 @dataclass(frozen=True)
 class ResolvedPython:
-    provider: Literal["system", "conda"]
+    provider: Literal["system", "conda", "image"]
     version: str
-    interpreter: str  # the interpreter that creates the env (system) or the env's python
+    # The interpreter that creates the env (system), the env's python (conda), or the image's
+    # own python that pip runs with (image: an absolute path or `python3`).
+    interpreter: str
     prefix: str  # the venv or conda env holding packages; its bin/ goes first on PATH
     conda: ResolvedConda | None
     pip_conf: str | None  # generated pip.conf text (index, mirror, trusted hosts)
@@ -85,6 +89,11 @@ class ResolvedPython:
     @property
     def bin_dir(self) -> str:
         return f"{self.prefix}/bin"
+
+    @property
+    def executable(self) -> str:
+        """The python that runs pip and the smoke probe."""
+        return self.interpreter if self.provider == "image" else f"{self.bin_dir}/python"
 
 
 @dataclass(frozen=True)

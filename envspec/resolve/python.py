@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envspec.catalog import Catalog, Distro
+from envspec.resolve.framework import image_python, refuse_second_interpreter, torch_in_image
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import (
     Collector,
@@ -23,14 +24,20 @@ def resolve_python(
     python: Python, base: ResolvedBase, catalog: Catalog, ppas: set[str], out: Collector
 ) -> tuple[ResolvedPython, tuple[str, ...], tuple[str, ...]]:
     """The resolved Python, plus the apt packages and PPAs it needs."""
-    if python.provider == "conda":
+    refuse_second_interpreter(python, base, out)
+    apt: tuple[str, ...] = ()
+    needed_ppas: tuple[str, ...] = ()
+    conda: ResolvedConda | None = None
+    if python.provider == "image":
+        version, interpreter, prefix = image_python(python, base, out)
+    elif python.provider == "conda":
         version, interpreter, prefix, conda = _conda(python, catalog, out)
-        apt: tuple[str, ...] = ("ca-certificates", "curl", "bzip2")
-        needed_ppas: tuple[str, ...] = ()
+        apt = ("ca-certificates", "curl", "bzip2")
     else:
         version, apt, needed_ppas = _system(python, base.distro, ppas, out)
         interpreter, prefix, conda = f"/usr/bin/python{version}", python.venv, None
     family, rest = split_torch(tuple(python.pip.packages))
+    family = torch_in_image(family, base, out)
     torch = resolve_torch(family, version, base, catalog, out)
     resolved = ResolvedPython(
         provider=python.provider, version=version, interpreter=interpreter, prefix=prefix,

@@ -54,9 +54,10 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.mark.parametrize(("builder", "mounts"), [("docker", False), ("buildkit", True)])
 def test_builder_gets_the_syntax_it_supports(recorded: list[str], builder: str, mounts: bool) -> None:
-    for example in sorted((REPO / "examples").glob("*/env.yaml")):
+    examples = sorted((REPO / "examples").glob("*/env.yaml"))
+    for example in examples:
         pipeline.ensure_image(example, builder=builder)  # type: ignore[arg-type]
-    assert len(recorded) == 5
+    assert len(recorded) == len(examples) >= 5  # one build per example
     for dockerfile in recorded:
         assert ("--mount=type=cache" in dockerfile) is mounts
 
