@@ -24,11 +24,13 @@ def resolve_python(
     python: Python, base: ResolvedBase, catalog: Catalog, ppas: set[str], out: Collector
 ) -> tuple[ResolvedPython, tuple[str, ...], tuple[str, ...]]:
     """The resolved Python, plus the apt packages and PPAs it needs."""
-    refuse_second_interpreter(python, base, out)
+    # A refused second interpreter is judged as the image's own from here on: one error, not
+    # a cascade about the Python it would have installed.
+    refused = refuse_second_interpreter(python, base, out)
     apt: tuple[str, ...] = ()
     needed_ppas: tuple[str, ...] = ()
     conda: ResolvedConda | None = None
-    if python.provider == "image":
+    if python.provider == "image" or refused:
         version, interpreter, prefix = image_python(python, base, out)
     elif python.provider == "conda":
         version, interpreter, prefix, conda = _conda(python, catalog, out)
