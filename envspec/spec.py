@@ -249,13 +249,16 @@ class Python(Model):
         "known framework image, else python3 on PATH.",
     )
     venv: AbsolutePath = Field("/opt/venv", description="Where the venv lives (system provider).")
-    conda: Conda | None = Field(None, description="Conda settings (provider: conda).")
+    conda: Conda | None = Field(
+        None, description="Conda settings (provider: conda; with provider: image, the image's "
+        "own conda installs `packages`/`environment`).",
+    )
     pip: Pip = Field(default_factory=Pip, description="pip packages and indexes.")
 
     @model_validator(mode="after")
     def _conda_settings_need_conda(self) -> Python:
-        if self.conda is not None and self.provider != "conda":
-            raise ValueError("`conda` settings need `provider: conda`")
+        if self.conda is not None and self.provider == "system":
+            raise ValueError("`conda` settings need `provider: conda` (or `image`)")
         if self.interpreter is not None and self.provider != "image":
             raise ValueError("`interpreter` needs `provider: image`")
         return self

@@ -64,7 +64,8 @@ class TorchInstall:
 
 @dataclass(frozen=True)
 class ResolvedConda:
-    installer_url: str  # may contain $(uname -m), expanded by the shell at build time
+    # May contain $(uname -m), expanded by the shell at build time; None: the image's own conda.
+    installer_url: str | None
     installer_sha256: str | None
     base_prefix: str  # where conda itself lives
     condarc: str | None  # generated .condarc text (channels, mirror)

@@ -32,6 +32,7 @@ def resolve_python(
     conda: ResolvedConda | None = None
     if python.provider == "image" or refused:
         version, interpreter, prefix = image_python(python, base, out)
+        conda = _image_conda(python, prefix, base, catalog, out)
     elif python.provider == "conda":
         version, interpreter, prefix, conda = _conda(python, catalog, out)
         apt = ("ca-certificates", "curl", "bzip2")
@@ -97,6 +98,26 @@ def _conda(
         packages=tuple(settings.packages),
     )
     return version, f"{CONDA_ENV}/bin/python", CONDA_ENV, conda
+
+
+def _image_conda(
+    python: Python, prefix: str, base: ResolvedBase, catalog: Catalog, out: Collector
+) -> ResolvedConda | None:
+    """conda packages over an image: with the image's own conda, in its env (`prefix`)."""
+    settings = python.conda
+    if settings is None or python.provider != "image":
+        return None
+    if base.framework is not None and not base.framework.conda:
+        out.error("python.image-no-conda", f"{base.image} has no conda to install conda "
+                  "packages with", ("python", "conda"),
+                  "install them with pip, or choose an image with conda (pytorch/pytorch, "
+                  "continuumio/miniconda3, condaforge/miniforge3)")
+    out.decide("python.conda", f"{prefix}/bin/conda", "derived", "the image's own conda")
+    return ResolvedConda(
+        installer_url=None, installer_sha256=None, base_prefix=prefix,
+        condarc=_condarc(settings, catalog, out), environment_file=settings.environment,
+        packages=tuple(settings.packages),
+    )
 
 
 def _installer_url(

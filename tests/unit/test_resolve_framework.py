@@ -164,3 +164,33 @@ def test_no_venv_and_pip_runs_as_root_with_the_interpreter(
     pip_at, user_at = dockerfile.index("/opt/conda/bin/python -m pip"), dockerfile.index("USER ")
     assert pip_at < user_at  # the image's env is root's; the runtime step switches user after
     assert "chown 1000:1000 /workspace\n" in dockerfile  # the image's env is not chowned
+
+
+def test_conda_packages_use_the_images_own_conda(write_spec: Callable[[str], Path]) -> None:
+    python = "  provider: image\n  conda:\n    packages: [ffmpeg=6]\n"
+    dockerfile = compile_spec(write_spec(spec(PYTORCH, python=python))).dockerfile
+    assert "RUN /opt/conda/bin/conda install -y -p /opt/conda \\\n      ffmpeg=6" in dockerfile
+    assert "conda-installer" not in dockerfile and "conda create" not in dockerfile
+
+
+def test_conda_packages_over_an_image_without_conda_are_an_error(
+    write_spec: Callable[[str], Path],
+) -> None:
+    [error] = errors(write_spec, spec(NGC, python="  provider: image\n  conda:\n"
+                                      "    packages: [ffmpeg]\n"))
+    assert error.code == "python.image-no-conda"
+    assert error.hint is not None and "pip" in error.hint
+
+
+def test_conda_installer_settings_over_an_image_are_an_error(
+    write_spec: Callable[[str], Path],
+) -> None:
+    [error] = errors(write_spec, spec(PYTORCH, python="  provider: image\n  conda:\n"
+                                      "    distribution: miniforge\n"))
+    assert error.code == "python.ignored"
+    assert "`python.conda.distribution` only applies with `provider: conda`" in error.message
+
+
+def test_venv_over_an_image_is_an_error(write_spec: Callable[[str], Path]) -> None:
+    [error] = errors(write_spec, spec(PYTORCH, python="  provider: image\n  venv: /opt/v\n"))
+    assert error.code == "python.ignored"
