@@ -116,6 +116,14 @@ def _existing_image(tag: str) -> str | None:
         return None  # unknown: the ordinary path asks again and reports any problem
 
 
+def _image_torch(resolved: Resolved) -> tuple[str, ...]:
+    """The torch a framework image brings (and envspec kept) is checked like an installed one."""
+    known = resolved.base.framework
+    py = resolved.python
+    kept = py is not None and py.provider == "image" and py.torch is None
+    return ("torch",) if kept and known is not None and known.torch else ()
+
+
 def expectations_for(resolved: Resolved) -> Expectations:
     """What the smoke tests should find inside the image, derived from the resolution."""
     from envspec.driver_compat import driver_minimum, driver_thresholds
@@ -128,7 +136,8 @@ def expectations_for(resolved: Resolved) -> Expectations:
         torch = _names(py.torch.requirements, py.version) if py.torch else ()
         conda = py.conda.packages if py.conda else ()
         listed = _requirement_names(resolved.spec_dir, py.requirements)
-        packages = (*torch, *listed, *_names(py.pip_packages, py.version), *conda)
+        packages = (*torch, *_image_torch(resolved), *listed,
+                    *_names(py.pip_packages, py.version), *conda)
     thresholds = driver_thresholds(resolved.base.cuda) if resolved.base.cuda else None
     return Expectations(
         os_id=resolved.base.distro.id,

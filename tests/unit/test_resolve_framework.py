@@ -194,3 +194,11 @@ def test_conda_installer_settings_over_an_image_are_an_error(
 def test_venv_over_an_image_is_an_error(write_spec: Callable[[str], Path]) -> None:
     [error] = errors(write_spec, spec(PYTORCH, python="  provider: image\n  venv: /opt/v\n"))
     assert error.code == "python.ignored"
+
+
+def test_smoke_checks_import_the_images_torch(write_spec: Callable[[str], Path]) -> None:
+    result = resolved(write_spec, spec(PYTORCH, python="  provider: image\n  pip:\n"
+                                       "    packages: [einops]\n"))
+    assert expectations_for(result).packages == ("torch", "einops")
+    tf = resolved(write_spec, spec("tensorflow/tensorflow:2.10.0-gpu"))
+    assert expectations_for(tf).packages == ()
