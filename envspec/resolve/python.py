@@ -112,12 +112,23 @@ def _image_conda(
                   "packages with", ("python", "conda"),
                   "install them with pip, or choose an image with conda (pytorch/pytorch, "
                   "continuumio/miniconda3, condaforge/miniforge3)")
+    if not _interpreter_known(python, base):
+        out.error("python.image-conda-where", f"envspec does not know where {base.image}'s "
+                  "conda lives", ("python", "interpreter"),
+                  "set `interpreter:` to the python of the image's conda env, e.g. "
+                  "/opt/conda/bin/python")
     out.decide("python.conda", f"{prefix}/bin/conda", "derived", "the image's own conda")
     return ResolvedConda(
         installer_url=None, installer_sha256=None, base_prefix=prefix,
         condarc=_condarc(settings, catalog, out), environment_file=settings.environment,
         packages=tuple(settings.packages),
     )
+
+
+def _interpreter_known(python: Python, base: ResolvedBase) -> bool:
+    """Whether the image's interpreter is a known path (its env's bin/ holds conda)."""
+    known = base.framework.python_path if base.framework else None
+    return (python.interpreter or known) is not None
 
 
 def _installer_url(

@@ -202,3 +202,14 @@ def test_smoke_checks_import_the_images_torch(write_spec: Callable[[str], Path])
     assert expectations_for(result).packages == ("torch", "einops")
     tf = resolved(write_spec, spec("tensorflow/tensorflow:2.10.0-gpu"))
     assert expectations_for(tf).packages == ()
+
+
+def test_conda_over_an_unknown_image_needs_the_interpreter(
+    write_spec: Callable[[str], Path],
+) -> None:
+    python = "  provider: image\n  version: '3.11'\n  conda:\n    packages: [ffmpeg]\n"
+    [error] = errors(write_spec, spec("registry.example.com/team/py:1", "  os: debian12\n", python))
+    assert error.code == "python.image-conda-where"
+    text = spec("registry.example.com/team/py:1", "  os: debian12\n",
+                python + "  interpreter: /opt/env/bin/python\n")
+    assert "RUN /opt/env/bin/conda install -y -p /opt/env" in compile_spec(write_spec(text)).dockerfile
