@@ -1,13 +1,14 @@
 """context: the build context — the Dockerfile plus only the files the plan names, each with
 its bytes and mode (a `copy:`'d script stays executable in the image and in `render -o`).
 
-Writing is all-or-nothing and never clobbers a file the user edited: a manifest remembers the
-hash of every file envspec wrote, and anything that no longer matches it is left alone unless
-the caller passes force=True.
+Writing is all-or-nothing (a full disk changes nothing) and never clobbers a file the user
+edited: a manifest remembers the hash of every file envspec wrote, and anything that no longer
+matches it is left alone unless the caller passes force=True.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from envspec.context_tar import ContextEntry, normal_mode
-from envspec.errors import EnvspecError, RefusedError
+from envspec.errors import EnvspecError, RefusedError, WriteFailedError
 from envspec.plan import BuildPlan, ContextFile
 
 MANIFEST = ".envspec-manifest.json"
@@ -77,16 +78,57 @@ def write_context(
             + ", ".join(blocked[:5]),
             hint="pass --force to overwrite them, or render into another folder",
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, entry in files.items():
-        _atomic_write(out_dir / name, entry.data, normal_mode(entry.mode))
+    manifest = {name: _digest(entry.data) for name, entry in files.items()}
+    contents = {name: (entry.data, normal_mode(entry.mode)) for name, entry in files.items()}
+    contents[MANIFEST] = ((json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode(), 0o644)
+    _write_or_fail(out_dir, contents, f"the build context into {out_dir}")
     for stale in set(old) - set(files):
         path = out_dir / stale
-        if path.is_file() and _digest(path.read_bytes()) == old[stale]:
-            path.unlink()
-    manifest = {name: _digest(entry.data) for name, entry in files.items()}
-    _atomic_write(out_dir / MANIFEST, (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+        with contextlib.suppress(OSError):  # best effort: a leftover file harms nothing
+            if path.is_file() and _digest(path.read_bytes()) == old[stale]:
+                path.unlink()
     return list(files)
+
+
+def write_file(path: Path, content: bytes) -> None:
+    """Write one file (env.lock) whole or not at all; WriteFailedError if it cannot be."""
+    _write_or_fail(path.parent, {path.name: (content, 0o644)}, str(path))
+
+
+def _write_or_fail(out_dir: Path, contents: Mapping[str, tuple[bytes, int]], what: str) -> None:
+    try:
+        _write_all(out_dir, contents)
+    except OSError as err:
+        raise WriteFailedError(
+            f"could not write {what}: {err.strerror or err}",
+            hint="nothing in it was changed; free some space (or pick a writable folder) and "
+            "run the command again",
+        ) from err
+
+
+def _write_all(out_dir: Path, contents: Mapping[str, tuple[bytes, int]]) -> None:
+    """All files or none: every one is first written in full to a temporary file next to its
+    target, and only when all of them are on disk are they renamed into place (a rename takes
+    no space). On any failure (a full disk) the temporary files go and the folder is as before."""
+    staged: list[tuple[str, Path]] = []
+    created: list[Path] = []  # folders made here, removed again on failure
+    try:
+        for name, (data, mode) in contents.items():
+            target = out_dir / name
+            missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                created.append(folder)
+            staged.append((_write_temporary(target.parent, data, mode), target))
+    except BaseException:
+        for temporary, _ in staged:
+            Path(temporary).unlink(missing_ok=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    for temporary, target in staged:
+        os.replace(temporary, target)
 
 
 def _user_owned(path: Path, recorded: str | None) -> bool:
@@ -103,17 +145,19 @@ def _read_manifest(out_dir: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
-def _atomic_write(path: Path, content: bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".envspec-")
+def _write_temporary(folder: Path, content: bytes, mode: int) -> str:
+    """A new temporary file in `folder` holding `content` (flushed to disk) with `mode`."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".envspec-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return tmp
 
 
 def _digest(content: bytes) -> str:

@@ -118,6 +118,12 @@ def translate_docker_error(exc: BaseException, *, base_url: str | None = None) -
             f"the Docker engine at {where} refused the connection (is the daemon running?)",
             hint=_HINT_CHECK_DAEMON,
         )
+    if has(ConnectionResetError, "Connection broken") or "closed connection" in text:
+        return DockerUnavailableError(
+            f"the Docker engine at {where} went away in the middle of the request (did the "
+            "daemon stop or restart?); nothing was tagged",
+            hint=_HINT_CHECK_DAEMON + "; then run the command again",
+        )
     if has(TimeoutError, "timed out"):
         return DockerUnavailableError(
             f"the Docker engine at {where} did not answer in time", hint=_HINT_CHECK_DAEMON
@@ -149,10 +155,13 @@ def _translate_api_error(exc: BaseException) -> EnvspecError | None:
 def translated(base_url: str | None = None) -> Iterator[None]:
     """Run a block of engine calls; any docker-py, requests or OS error leaves it typed."""
     import docker.errors
+    import urllib3.exceptions
 
     try:
         yield
-    except (docker.errors.DockerException, OSError) as exc:
+    # urllib3's own errors: a streamed answer (build, push, logs) is read below requests, so a
+    # daemon that dies mid-stream surfaces as urllib3's ProtocolError, not as an OSError
+    except (docker.errors.DockerException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise translate_docker_error(exc, base_url=base_url) from exc
 
 

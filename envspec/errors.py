@@ -23,6 +23,9 @@ class ExitCode(IntEnum):
     HOST_PROBLEM = 7  # `envspec doctor` found something to fix
     REGISTRY_FAILED = 8  # a registry could not be reached, refused us, or lacks the image
     ENGINE_REFUSED = 9  # the engine refused a request that is not a build step (tag, container)
+    WRITE_FAILED = 10  # an output file could not be written (disk full, read-only, permission)
+    INTERRUPTED = 130  # Ctrl-C (SIGINT), the shell's 128 + 2
+    TERMINATED = 143  # SIGTERM, the shell's 128 + 15
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,13 @@ class DockerUnavailableError(EnvspecError):
     """The Docker engine (or the NVIDIA runtime behind it) cannot be used."""
 
     exit_code = ExitCode.DOCKER_UNAVAILABLE
+
+
+class WriteFailedError(EnvspecError):
+    """A file envspec writes could not be written (disk full, read-only, no permission);
+    nothing of the output was changed."""
+
+    exit_code = ExitCode.WRITE_FAILED
 
 
 class SmokeFailedError(EnvspecError):

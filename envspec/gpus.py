@@ -155,7 +155,7 @@ def gpu_error(err: BaseException) -> NvidiaRuntimeMissingError | None:
     text = str(getattr(err, "explanation", None) or err)
     if "could not select device driver" not in text or "gpu" not in text:
         return None
-    from envspec.doctor import toolkit_fix_commands
+    from envspec.host_fixes import toolkit_fix_commands
 
     fix = "\n    ".join(toolkit_fix_commands())
     return NvidiaRuntimeMissingError(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from envspec.imageref import ImageRef, ImageRefError
-from envspec.requirements import parse_requirement
+from envspec.requirements import read_requirement
 
 if TYPE_CHECKING:
     from envspec.catalog.queries import Catalog
@@ -45,8 +45,12 @@ _PPA = re.compile(r"[a-z0-9][a-z0-9.+\-]*/[a-z0-9][a-z0-9.+\-]*")
 _APT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
 _MAJOR_MINOR = re.compile(r"[0-9]+\.[0-9]+")
 _CUDA = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}(?:\.[0-9]{1,3})?")
+_CUDNN = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3}){1,3}")
 _INSTALLER_VERSION = re.compile(r"[A-Za-z0-9_.\-]+")
 _SHA256 = re.compile(r"[a-f0-9]{64}")
+_PIP_HASH = re.compile(r"sha256:[a-f0-9]{64}")
+_CONFIG_KEY = re.compile(r"-{0,2}[A-Za-z0-9][A-Za-z0-9_.\-]*")
+_TORCH_VARIANT = re.compile(r"auto|cpu|pypi|cu[0-9]{2,3}")
 _MIRROR_NAME = re.compile(r"[a-z][a-z0-9\-]*")
 _URL_FORBIDDEN = re.compile(r"[\s'\"`$\\;|&<>(){}#]")
 
@@ -77,9 +81,23 @@ def apt_package(value: str) -> str:
 
 
 def pip_requirement(value: str) -> str:
-    """PEP 508 as `packaging` reads it, then the shell-safety check (envspec.requirements)."""
-    parse_requirement(value)
+    """Any form envspec.requirements reads (PEP 508 on `packaging`, git+, direct URLs, local
+    files), then its shell-safety check."""
+    read_requirement(value)
     return value.strip()
+
+
+def pip_hash(value: str) -> str:
+    return _full(_PIP_HASH, value, "a pip hash (`sha256:` and 64 lower-case hex digits)")
+
+
+def config_setting_key(value: str) -> str:
+    return _full(_CONFIG_KEY, value, "a build backend setting name (like `--build-option` or "
+                 "`cmake.define.USE_CUDA`)")
+
+
+def torch_variant(value: str) -> str:
+    return _full(_TORCH_VARIANT, value, "auto, cpu, pypi or a CUDA wheel variant like cu121")
 
 
 def conda_spec(value: str) -> str:
@@ -204,6 +222,10 @@ def major_minor(value: str) -> str:
 
 def cuda_version(value: str) -> str:
     return _full(_CUDA, value, "a CUDA version (like `12.4` or `12.4.1`); quote it in YAML")
+
+
+def cudnn_version(value: str) -> str:
+    return _full(_CUDNN, value, "a cuDNN version (like `7.6.5.32`) or major (7, 8, 9)")
 
 
 def installer_version(value: str) -> str:

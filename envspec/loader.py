@@ -172,7 +172,7 @@ class _Walker:
 
     def _loc(self, node: yaml.Node, path: KeyPath) -> Location:
         mark = node.start_mark
-        return Location(self.file, mark.line + 1, mark.column + 1, _dotted(path) or None)
+        return Location(self.file, mark.line + 1, mark.column + 1, dotted_key(path) or None)
 
     def value(self, node: yaml.Node, path: KeyPath) -> Any:
         self._pay(node, path)
@@ -202,7 +202,7 @@ class _Walker:
             self.positions.key_positions[child] = self._loc(key_node, child)
             if key in result:
                 self.problems.append(
-                    _diag("spec.duplicate-key", f"`{_dotted(child)}` is set twice",
+                    _diag("spec.duplicate-key", f"`{dotted_key(child)}` is set twice",
                           self._loc(key_node, child), "remove one of them; YAML keeps the last")
                 )
             result[key] = self.value(value_node, child)
@@ -257,7 +257,7 @@ def _from_pydantic(error: Any, positions: Positions, path: Path) -> Diagnostic:
     kind = error["type"]
     is_key_problem = kind == "extra_forbidden" or "[key]" in error["loc"]
     location = positions.locate(loc_path, key=is_key_problem) or Location(str(path))
-    location = Location(location.file, location.line, location.column, _dotted(loc_path) or None)
+    location = Location(location.file, location.line, location.column, dotted_key(loc_path) or None)
     message = _message(error, loc_path)
     hint = _hint(error, loc_path, positions.raw_text.get(loc_path))
     return _diag(f"spec.{kind.replace('_', '-')}", message, location, hint)
@@ -283,7 +283,7 @@ def _is_internal(part: str) -> bool:
 
 def _message(error: Any, loc_path: KeyPath) -> str:
     kind = error["type"]
-    key = _dotted(loc_path)
+    key = dotted_key(loc_path)
     if kind == "extra_forbidden":
         return f"unknown key `{_cut(str(loc_path[-1]))}`" if loc_path else "unknown key"
     if kind == "missing":
@@ -367,7 +367,9 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _dotted(path: KeyPath) -> str:
+def dotted_key(path: KeyPath) -> str:
+    """`python.pip.packages[1].requirement`: how a key is named in every diagnostic, the
+    loader's and the resolver's alike."""
     out = ""
     for part in path:
         word = _cut(str(part))

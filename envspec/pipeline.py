@@ -136,8 +136,7 @@ def expectations_for(resolved: Resolved) -> Expectations:
         torch = _names(py.torch.requirements, py.version) if py.torch else ()
         conda = py.conda.packages if py.conda else ()
         listed = _requirement_names(resolved.spec_dir, py.requirements)
-        packages = (*torch, *_image_torch(resolved), *listed,
-                    *_names(py.pip_packages, py.version), *conda)
+        packages = (*torch, *_image_torch(resolved), *listed, *py.package_names, *conda)
     thresholds = driver_thresholds(resolved.base.cuda) if resolved.base.cuda else None
     return Expectations(
         os_id=resolved.base.distro.id,

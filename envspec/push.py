@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from envspec.errors import EnvspecError, ExitCode, UsageError
-from envspec.imageref import DEFAULT_TAG, ImageRef, ImageRefError
+from envspec.imageref import DEFAULT_TAG, DOCKER_HUB, ImageRef, ImageRefError
 from envspec.progress import BuildFinished, EventCallback, LogLine, ignore_event
 
 if TYPE_CHECKING:
@@ -78,6 +79,21 @@ def _tag_of(image: str) -> str | None:
         return None  # an image id, or a name the engine resolves: it lends no tag
 
 
+def _fail_if_gone(target: str, registry: str, on_event: EventCallback) -> None:
+    """The engine retries a failed upload for about a minute, even when the registry has gone
+    away: when it no longer accepts connections, say so now instead."""
+    host, _, port = registry.rpartition(":") if ":" in registry else (registry, "", "443")
+    if registry == DOCKER_HUB:
+        host, port = "registry-1.docker.io", "443"
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except (OSError, ValueError) as err:
+        message = f"the registry {registry} went away during the push ({err})"
+        on_event(BuildFinished(ok=False, detail=message))
+        raise PushError(f"pushing {target} failed: {message}",
+                        hint=_hint("connection refused", registry)) from err
+
+
 def _stream_push(chunks: Any, target: str, registry: str, on_event: EventCallback) -> str:
     digest: str | None = None
     last_status: dict[str, str] = {}
@@ -95,6 +111,8 @@ def _stream_push(chunks: Any, target: str, registry: str, on_event: EventCallbac
         if isinstance(aux, Mapping) and aux.get("Digest"):
             digest = str(aux["Digest"])
         status = str(chunk.get("status") or "")
+        if status.startswith("Retrying in"):
+            _fail_if_gone(target, registry, on_event)
         if status:
             match = _DIGEST_LINE.search(status)
             digest = digest or (match[1] if match else None)

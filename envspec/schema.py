@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -58,13 +58,14 @@ def _walk(model: type[BaseModel], prefix: str, rows: list[str]) -> None:
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    candidates = (annotation, *getattr(annotation, "__args__", ()))
-    for candidate in candidates:
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-        for inner in getattr(candidate, "__args__", ()):  # list[Model]
-            if isinstance(inner, type) and issubclass(inner, BaseModel):
-                return inner
+    """The model a field holds: itself, optional, in a list, or a branch of a union inside an
+    Annotated (a `packages` item that is a string or a mapping)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for inner in get_args(annotation):
+        found = _nested_model(inner)
+        if found is not None:
+            return found
     return None
 
 

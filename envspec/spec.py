@@ -15,8 +15,10 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -60,6 +62,9 @@ OsId = Literal[
     "debian13",
 ]
 
+CudnnMajor = Annotated[int, Field(ge=7, le=9)]
+CudnnVersion = Annotated[str, Word, AfterValidator(grammar.cudnn_version)]
+
 
 def _cuda_version(value: str) -> str:
     """A CUDA version's shape; whether an image exists for it is the resolver's question."""
@@ -102,7 +107,23 @@ class Base(Model):
         description="nvidia/cuda flavour: base (cudart only), runtime (+ math libraries), "
         "devel (+ nvcc and headers, needed to compile CUDA code).",
     )
-    cudnn: bool = Field(False, description="Use the image variant with cuDNN.")
+    cudnn: bool | CudnnMajor | CudnnVersion = Field(
+        False,
+        description="cuDNN: true (any), false (none), a major (7, 8, 9) or, with the nvidia-apt "
+        "source, a full version like '7.6.5.32'. Checked against what exists for that CUDA.",
+    )
+    cuda_source: Literal["auto", "image", "nvidia-apt", "nearest"] = Field(
+        "auto",
+        description="Where CUDA comes from. image: the published nvidia/cuda tag (error if "
+        "deleted); nvidia-apt: NVIDIA's CUDA apt repository on the plain OS image, pinned like "
+        "NVIDIA's own recipes; auto: the image when it exists, else nvidia-apt; nearest: another "
+        "tag with the same CUDA major, OS and cuDNN major (said in a warning).",
+    )
+    cuda_repo: MirrorRef | None = Field(
+        None,
+        description="NVIDIA's CUDA apt repository for the nvidia-apt source: a mirror preset "
+        "(aliyun) or a URL standing for https://developer.download.nvidia.com/compute/cuda/repos.",
+    )
     image: ImageRef | None = Field(
         None,
         description="An explicit base image (any registry, tag or digest). Overrides the "
@@ -203,18 +224,72 @@ class Conda(Model):
     )
 
 
+class PipPackage(Model):
+    """A pip requirement with options of its own. It installs in a layer of its own, after the
+    plain requirements, so changing it does not reinstall them."""
+
+    requirement: PipRequirement = Field(
+        description="Any form a `packages` item takes: `name[extras] specifier; marker`, "
+        "`name @ https://…/x.whl`, `git+https://…@<tag|commit>#subdirectory=…` or "
+        "`./wheels/x.whl`."
+    )
+    no_build_isolation: bool = Field(
+        False, description="pip --no-build-isolation: build against the packages already "
+        "installed (torch for CUDA extensions) instead of a fresh build environment."
+    )
+    no_deps: bool = Field(False, description="pip --no-deps: install it without its dependencies.")
+    config_settings: dict[Annotated[str, Word, AfterValidator(grammar.config_setting_key)],
+                          OneLine | Annotated[list[OneLine], Field(max_length=MAX_ITEMS)]] = Field(
+        default_factory=dict, max_length=MAX_ITEMS, description="pip --config-settings "
+        "KEY=VALUE for its build backend, a list giving the key several times (pip 23.1 removed "
+        "--install-option; setuptools reads `--build-option` here), e.g. "
+        "{--build-option: [--cpp_ext, --cuda_ext]}."
+    )
+    env: dict[EnvName, OneLine] = Field(
+        default_factory=dict, max_length=MAX_ENV, description="Environment variables for its "
+        "install only, e.g. {FORCE_CUDA: '1', TORCH_CUDA_ARCH_LIST: '8.0'}; not kept in the image."
+    )
+    hashes: list[Annotated[str, Word, AfterValidator(grammar.pip_hash)]] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Accepted `sha256:…` hashes of "
+        "its files; needs `require_hashes: true` and a `==` pin."
+    )
+
+
+def _pip_item_form(value: object) -> str:
+    # Tag names with `[` are left out of error locations by the loader, like pydantic's own.
+    return "mapping[options]" if isinstance(value, dict | PipPackage) else "str"
+
+
+PipItem = Annotated[
+    Annotated[PipRequirement, Tag("str")] | Annotated[PipPackage, Tag("mapping[options]")],
+    Discriminator(_pip_item_form),
+]
+
+
 class Pip(Model):
     """pip packages; they go into a venv or the conda env, never the OS Python (PEP 668)."""
 
-    packages: list[PipRequirement] = Field(
-        default_factory=list,
-        max_length=MAX_PACKAGES,
-        description="PEP 508 requirements, e.g. numpy==1.26 or "
-        "torch>=2.1; torch, torchvision and torchaudio get the newest matching release with wheels "
-        "for the image's CUDA. Direct URLs belong in a requirements file."
+    packages: list[PipItem] = Field(
+        default_factory=list, max_length=MAX_PACKAGES,
+        description="Requirements in any form pip takes: PEP 508 (`numpy==1.26`, "
+        "`torch>=2.1; python_version>='3.9'`), `name @ https://…/x.whl`, "
+        "`git+https://…/repo.git@<tag|commit>#subdirectory=…&egg=name` (a tag or full commit, "
+        "else a warning), or a wheel, sdist or archive next to env.yaml (`./wheels/x.whl`, "
+        "`file:dist/x-1.0.tar.gz`; copied into the build alone, before its install). An item "
+        "may be a mapping with per-package options (the keys below). torch, torchvision and "
+        "torchaudio get the newest matching release with wheels for `python.torch.variant`."
     )
     requirements: list[RelativePath] = Field(
         default_factory=list, max_length=MAX_SOURCES, description="requirements.txt files next to env.yaml."
+    )
+    constraints: list[RelativePath] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="Constraints files next to "
+        "env.yaml (pip -c): every pip install of the build honours them."
+    )
+    require_hashes: bool = Field(
+        False, description="Hash-checking mode (pip --require-hashes) for every install: "
+        "requirements files carry `--hash=sha256:…` entries and every `packages` item has "
+        "`hashes` (a named one an `==` pin)."
     )
     mirror: MirrorRef | None = Field(
         None, description="Index mirror: a preset name (tuna, aliyun, ustc) or a simple-index URL."
@@ -224,10 +299,22 @@ class Pip(Model):
         default_factory=list, max_length=MAX_SOURCES, description="Extra indexes."
     )
     find_links: list[Url] = Field(
-        default_factory=list, max_length=MAX_SOURCES, description="--find-links locations."
+        default_factory=list, max_length=MAX_SOURCES, description="--find-links locations (where "
+        "local versions such as `torch-scatter==2.0.5+cu101` come from: PyPI does not host them)."
     )
     trusted_hosts: list[HostName] = Field(
         default_factory=list, max_length=MAX_SOURCES, description="--trusted-host."
+    )
+
+
+class Torch(Model):
+    """How torch, torchvision and torchaudio (listed in `pip.packages`) are installed."""
+
+    variant: Annotated[str, Word, AfterValidator(grammar.torch_variant)] = Field(
+        "auto", description="Which wheel build: auto (the image's CUDA, or cpu without one), "
+        "cpu, cuXYZ (e.g. cu118: its own CUDA runtime, legal on any runtime image), or pypi "
+        "(PyPI's default wheels, no extra index). A `+cu118` local version in the pin implies it.",
+        examples=["auto", "cu121", "pypi"],
     )
 
 
@@ -254,6 +341,7 @@ class Python(Model):
         "own conda installs `packages`/`environment`).",
     )
     pip: Pip = Field(default_factory=Pip, description="pip packages and indexes.")
+    torch: Torch = Field(default_factory=Torch, description="PyTorch wheel choice.")
 
     @model_validator(mode="after")
     def _conda_settings_need_conda(self) -> Python:

@@ -21,7 +21,8 @@ PathLength = StringConstraints(max_length=grammar.MAX_PATH)
 ValueLength = StringConstraints(max_length=grammar.MAX_VALUE)
 
 AptPackage = Annotated[str, PackageLength, AfterValidator(grammar.apt_package)]
-PipRequirement = Annotated[str, PackageLength, AfterValidator(grammar.pip_requirement)]
+# A pip requirement may be a URL (`name @ https://…`, `git+https://…`): a URL's limit.
+PipRequirement = Annotated[str, UrlLength, AfterValidator(grammar.pip_requirement)]
 CondaSpec = Annotated[str, PackageLength, AfterValidator(grammar.conda_spec)]
 Url = Annotated[str, UrlLength, AfterValidator(grammar.url)]
 HostName = Annotated[str, Word, AfterValidator(grammar.hostname)]

@@ -9,6 +9,7 @@ report progress only through `on_event` and raise `BuildError` on a failed step.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envspec.build.parsers import ClassicStreamParser, PlainBuildKitParser
 from envspec.build.request import BuildRequest, BuildResult
@@ -49,13 +50,28 @@ class DockerPyBuilder:
             request.context.data, tag=tags[0] if tags else None, no_cache=request.no_cache,
             pull=request.pull, network=request.network, build_args=request.build_args,
         )
-        for chunk in stream:
-            parser.feed(chunk)
+        try:
+            for chunk in stream:
+                parser.feed(chunk)
+        except BaseException:  # Ctrl-C, SIGTERM, a lost engine: no step container stays behind
+            self._remove_step_container(parser.running_container)
+            raise
         image_id = parser.finish()
         for extra in tags[1:]:
             self.engine.tag(image_id, extra)
         on_event(BuildFinished(ok=True, detail=image_id, tags=tuple(tags)))
         return BuildResult(image_id, tuple(tags))
+
+    def _remove_step_container(self, container: str | None) -> None:
+        """Remove the container of the step that was running when the build stopped. The
+        engine cancels the build once the client is gone, but only after this process ended;
+        removing it here means that nothing is left when envspec exits."""
+        if container is None:
+            return
+        from envspec.errors import EnvspecError
+
+        with contextlib.suppress(EnvspecError):  # already removed, or the engine is gone
+            self.engine.remove_container(container)
 
 
 def _docker_cli_version(binary: str) -> tuple[int, ...] | None:
@@ -178,10 +194,25 @@ class CliBuilder:
                 ) as proc,
             ):
                 assert proc.stdout is not None
-                for line in proc.stdout:
-                    parser.feed(line)
+                try:
+                    for line in proc.stdout:
+                        parser.feed(line)
+                except BaseException:  # Ctrl-C or SIGTERM: the CLI must not build on alone
+                    stop_process(proc)
+                    raise
                 return proc.wait()
         except OSError as exc:
             raise DockerUnavailableError(
                 f"cannot run {argv[0]}: {exc}", hint="install the Docker CLI"
             ) from exc
+
+
+def stop_process(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    """Terminate a child (the docker CLI cancels its BuildKit build on SIGTERM); kill it if it
+    lingers past `grace` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

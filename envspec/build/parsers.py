@@ -45,12 +45,13 @@ def _command_of(error: str, step_title: str | None) -> str | None:
 
 def _hint_for(error: str, step_title: str | None) -> str | None:
     title = (step_title or "").upper()
-    if title.startswith("FROM ") and any(
-        word in error for word in ("pull access denied", "not found", "manifest unknown")
-    ):
+    if title.startswith("FROM ") and step_title:
+        # Whatever the engine says (not found, denied, no network): the base image is missing.
+        image = step_title.split()[1] if len(step_title.split()) > 1 else "the base image"
         return (
-            "the base image is neither in the local engine nor pullable: check its name, "
-            "or load it first (`docker load`/`docker import`)"
+            f"the base image {image} is neither in the local engine nor pullable (it may have "
+            "been removed since `envspec lock`): check its name, load it first (`docker load`/"
+            "`docker import`), or build from an image you have with `--base-image IMAGE`"
         )
     if ("apt-get" in error or "apt-get" in title) and "code: 100" in error:
         return (
@@ -66,6 +67,7 @@ _CLASSIC_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _CLASSIC_NOISE = re.compile(
     r"^( ---> (Running in |[0-9a-f]{12}$)|Removing intermediate container |Successfully tagged )"
 )
+_CLASSIC_RUNNING = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})$")
 _CLASSIC_BUILT = re.compile(r"^Successfully built ([0-9a-f]+)$")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # the classic builder paints stderr red
 
@@ -78,6 +80,7 @@ class ClassicStreamParser:
     image_id: str | None = None
     step: StepStarted | None = None
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=LOG_TAIL_LINES))
+    running_container: str | None = None  # the current step's container, while it runs
     _pending: str = ""
 
     def feed(self, chunk: Mapping[str, Any]) -> None:
@@ -137,6 +140,10 @@ class ClassicStreamParser:
         if built:
             self.image_id = self.image_id or built[1]
             return
+        running = _CLASSIC_RUNNING.match(line)
+        if running:
+            self.running_container = running[1]
+            return
         if _CLASSIC_NOISE.match(line):
             return
         text = line.removeprefix(" ---> ").strip() if line.startswith(" ---> ") else line
@@ -144,7 +151,8 @@ class ClassicStreamParser:
         self.on_event(LogLine(text))
 
 
-_BK_STEP = re.compile(r"^#(\d+) \[(?:[^\]\s]+ )?(\d+)/(\d+)\] (.*)$")
+# `[ 5/11]`: BuildKit pads the step number to the width of the total; `[stage-1 2/2]`: a stage.
+_BK_STEP = re.compile(r"^#(\d+) \[(?:[^\]\s]+ )?\s*(\d+)/(\d+)\] (.*)$")
 _BK_OUTPUT = re.compile(r"^#(\d+) \d+\.\d+ (.*)$")
 _BK_ERROR = re.compile(r"^#(\d+) ERROR:? (.*)$")
 _BK_CACHED = re.compile(r"^#(\d+) CACHED$")

@@ -7,12 +7,15 @@ bytes. The tag hashes the same bytes, so "unchanged" means "the same tar".
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from envspec import __version__
@@ -110,11 +113,32 @@ def build_if_needed(
     """Build unless an image tagged `request.tags[0]` already exists (then only the other tags
     are applied, and the builder is not called). `no_cache` forces a build."""
     tag, *extra_tags = request.tags
-    existing = None if request.no_cache else engine.image_id(tag)
-    if existing is not None:
-        for extra in extra_tags:
-            engine.tag(existing, extra)
-        detail = f"{tag} is up to date ({existing[:19]})"
-        on_event(BuildFinished(ok=True, detail=detail, tags=request.tags))
-        return BuildOutcome(BuildResult(existing, request.tags), tag, built=False)
-    return BuildOutcome(builder.build(request, on_event), tag, built=True)
+    with content_lock(tag):  # a second `envspec build` of the same spec waits, then skips
+        existing = None if request.no_cache else engine.image_id(tag)
+        if existing is not None:
+            for extra in extra_tags:
+                engine.tag(existing, extra)
+            detail = f"{tag} is up to date ({existing[:19]})"
+            on_event(BuildFinished(ok=True, detail=detail, tags=request.tags))
+            return BuildOutcome(BuildResult(existing, request.tags), tag, built=False)
+        return BuildOutcome(builder.build(request, on_event), tag, built=True)
+
+
+@contextmanager
+def content_lock(tag: str) -> Iterator[None]:
+    """Hold an exclusive lock named after the content tag while its image is looked up and
+    built, so that builds of the same content on this machine run one after the other and the
+    later ones find the image. The lock is an flock on a file in the user's cache folder: the
+    kernel drops it when the process ends, however it ends. Without a writable cache folder
+    builds run unlocked (the engine tags atomically, so both still end with the right tag)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = base / "envspec" / "locks" / (hashlib.sha256(tag.encode()).hexdigest()[:24] + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

@@ -28,7 +28,8 @@ SourcesLayout = Literal["classic", "deb822"]
 IndexStyle = Literal["find-links", "extra-index", "index"]
 Confidence = Literal["uncertain", "third-party", "conflicting", "unknown"]
 CondaDistribution = Literal["miniconda", "miniforge"]
-MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda"]
+MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda",
+                    "cuda"]
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:
@@ -293,6 +294,89 @@ class CondaFile(Row):
     installers: dict[CondaDistribution, CondaInstaller]
 
 
+# cuda_apt.yaml: NVIDIA's CUDA apt package sets per release (the nvidia-apt source)
+AptName = Annotated[str, _matching(r"[a-z0-9][a-z0-9.+\-]+", "a Debian package name")]
+AptVersion = Annotated[str, _matching(r"[0-9][A-Za-z0-9.+~:\-]*", "a Debian package version")]
+
+
+class AptPin(Row):
+    """One package: `name=version` when pinned, held when NVIDIA held it, maybe for some OS only."""
+
+    name: AptName
+    version: AptVersion | None = None  # None: NVIDIA's recipe left it unpinned
+    hold: bool = False
+    os: Items[UbuntuId] | None = None  # None: on every OS of the release
+
+    @property
+    def spec(self) -> str:
+        """What apt-get install is given: `name=version`, or the bare name."""
+        return f"{self.name}={self.version}" if self.version else self.name
+
+
+class CudnnSet(Row):
+    version: Version
+    os: Items[UbuntuId] | None = None  # None: every OS of the release
+    runtime: Items[AptPin]
+    devel: Items[AptPin]
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+
+class CudaAptRelease(Row):
+    cuda: Version
+    os: Items[UbuntuId]
+    source: str
+    require_cuda: str  # NVIDIA_REQUIRE_CUDA as the recipe set it
+    nccl: str | None = None
+    notes: str | None = None
+    base: Items[AptPin]
+    runtime: Items[AptPin]
+    devel: Items[AptPin]
+    cudnn: Items[CudnnSet] = ()
+    # where a release's packages live when not in the OS's own directory (9.2 for 18.04 was
+    # published in the ubuntu1710 repository)
+    os_dirs: dict[UbuntuId, str] = {}
+
+    def cudnn_for(self, os_id: str) -> tuple[CudnnSet, ...]:
+        """The cuDNN versions NVIDIA packaged this CUDA with on `os_id`, oldest first."""
+        return tuple(c for c in self.cudnn if c.os is None or os_id in c.os)
+
+    @property
+    def major_minor(self) -> str:
+        return ".".join(self.cuda.split(".")[:2])
+
+    def packages(self, flavor: Flavor, cudnn: CudnnSet | None, os_id: str) -> tuple[AptPin, ...]:
+        """Everything a `flavor` image on `os_id` holds: each flavour builds on the one before."""
+        layers = {"base": 1, "runtime": 2, "devel": 3}[flavor]
+        chosen = [pin for group in (self.base, self.runtime, self.devel)[:layers] for pin in group]
+        if cudnn is not None:
+            chosen += cudnn.runtime
+            if flavor == "devel":
+                chosen += cudnn.devel
+        return tuple(pin for pin in chosen if pin.os is None or os_id in pin.os)
+
+
+class CudaAptRepository(Row):
+    url: HttpsUrl
+    arch: str
+    key_file: str
+    os_dirs: dict[UbuntuId, str]
+    # what apt on an old release needs before it can fetch from an https repository
+    bootstrap: dict[UbuntuId, Items[AptName]] = {}
+
+
+class CudaAptFile(Row):
+    repository: CudaAptRepository
+    releases: Items[CudaAptRelease]
+
+    def release(self, cuda: str) -> CudaAptRelease | None:
+        """The release for a full version, or the newest patch of a major.minor."""
+        matches = [r for r in self.releases if r.cuda == cuda or r.major_minor == cuda]
+        return max(matches, key=lambda r: tuple(map(int, r.cuda.split(".")))) if matches else None
+
+
 class ReservedIds(Row):
     below: int  # ids under this are the distribution's (Debian Policy 9.2.2: 0-99)
     exact: Items[int]  # and these single ones (65534 nobody, 65535 (uid_t)-1 in 16 bits)
@@ -317,6 +401,7 @@ DATA_FILES: dict[str, type[Row]] = {
     "import_names.yaml": ImportNamesFile,
     "ppas.yaml": PpasFile,
     "conda.yaml": CondaFile,
+    "cuda_apt.yaml": CudaAptFile,
     "system_users.yaml": SystemUsersFile,
     "framework_images.yaml": FrameworkImagesFile,
 }

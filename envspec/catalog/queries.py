@@ -14,6 +14,7 @@ from envspec.catalog.models import (
     CondaDistribution,
     CondaFile,
     CondaInstaller,
+    CudaAptFile,
     CudaDriversFile,
     CudaGccFile,
     CudaImagesFile,
@@ -55,6 +56,7 @@ class Catalog:
         self._import_names = MappingProxyType(docs[ImportNamesFile].import_names)
         self._ppas = docs[PpasFile].ppas
         self._conda = docs[CondaFile].installers
+        self._cuda_apt = docs[CudaAptFile]
         self._system_users = docs[SystemUsersFile]
 
     # CUDA images
@@ -186,6 +188,10 @@ class Catalog:
     def import_names(self) -> Mapping[str, str | None]:
         """Distribution name → module the smoke test imports (None: nothing to import)."""
         return self._import_names
+
+    def cuda_apt(self) -> CudaAptFile:
+        """NVIDIA's CUDA apt package sets (the nvidia-apt source)."""
+        return self._cuda_apt
 
     def is_system_account(self, name: str) -> bool:
         """A user or group name the base images already have (the non-root user cannot take it)."""

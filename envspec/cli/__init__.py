@@ -4,18 +4,20 @@ Exit codes:
   0 ok · 1 invalid spec · 2 bad usage · 3 build failed · 4 smoke test failed ·
   5 Docker/NVIDIA runtime unavailable · 6 refused (would overwrite, or stale lock with --locked) ·
   7 doctor found host problems · 8 registry look-up or push failed ·
-  9 the engine refused a request that is not a build step (tag, container)
+  9 the engine refused a request that is not a build step (tag, container) ·
+  10 an output file could not be written (disk full, read-only) · 130 Ctrl-C · 143 SIGTERM
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
 from envspec import __version__
-from envspec.errors import EnvspecError
+from envspec.errors import EnvspecError, ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,8 +32,19 @@ EXIT_CODES_HELP = (
     "  6  refused: would overwrite a file you edited, or the lock is stale under --locked\n"
     "  7  doctor found problems on this host\n"
     "  8  a registry could not be reached, refused access, or lacks the image\n"
-    "  9  the engine refused a request that is not a build step (tag, container)"
+    "  9  the engine refused a request that is not a build step (tag, container)\n"
+    "  10 an output file could not be written (disk full, read-only); nothing was changed\n"
+    "  130 interrupted (Ctrl-C) · 143 terminated (SIGTERM); a build in progress is cancelled"
 )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it unwinds like Ctrl-C: temporary files
+    removed, a build's child process and intermediate container stopped."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 class EnvspecGroup(click.Group):
@@ -45,9 +58,10 @@ class EnvspecGroup(click.Group):
                 raise
             click.echo(err.format(), err=True)
             ctx.exit(int(err.exit_code))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as err:
+            terminated = isinstance(err, Terminated)
+            click.echo("terminated" if terminated else "interrupted", err=True)
+            ctx.exit(int(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED))
 
 
 @click.group(cls=EnvspecGroup, epilog=EXIT_CODES_HELP)
@@ -65,5 +79,6 @@ def _register_commands() -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _raise_terminated)
     _register_commands()
     cli(prog_name="envspec")

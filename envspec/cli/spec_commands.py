@@ -139,6 +139,7 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
               "(default: the image's own registry, Docker Hub for short names).")
 def lock(spec: Path, refresh: bool, registry: str | None) -> None:
     """Write env.lock next to SPEC: the resolved base image, versions and the spec's hash."""
+    from envspec.context import write_file
     from envspec.imageref import ImageRef
     from envspec.loader import load_spec
     from envspec.lock_refresh import registry_digest
@@ -149,7 +150,7 @@ def lock(spec: Path, refresh: bool, registry: str | None) -> None:
     _show_diagnostics(resolved.diagnostics)
     digest = registry_digest(ImageRef.parse(resolved.base.image), registry) if refresh else None
     path = lock_path(spec)
-    path.write_text(dump_lock(lock_from(resolved, digest)), encoding="utf-8")
+    write_file(path, dump_lock(lock_from(resolved, digest)).encode("utf-8"))  # whole or not at all
     click.echo(f"wrote {path}" + (f" (base pinned to {digest})" if digest else ""))
 
 

@@ -5,9 +5,12 @@ decide every command, flag and path as typed instructions (`steps.py`); the temp
 them out. Docker reuses a cached layer only while every layer before it is unchanged, so steps
 go from least to most likely to change:
 
-  base → env → CA certificates → apt mirror → apt (one layer) → compilers → user →
-  Python/conda runtime → dependency manifests (environment.yml, requirements) → torch →
-  pip packages from the spec → user files → run steps → CA clean-up → runtime settings → labels
+  base → env → CA certificates → apt mirror → CUDA (when installed from NVIDIA's apt repository)
+  → apt (one layer) → compilers → user → Python/conda runtime → dependency manifests
+  (environment.yml, constraints, requirements) → torch → pip packages from the spec (the plain
+  ones in one layer, then each one with options or a local file in a layer of its own, in spec
+  order: a build may need the one before it) → user files → run steps → CA clean-up → runtime
+  settings → labels
 
 Consequences users can rely on: editing the spec's pip list rebuilds only the pip layer and
 what follows it; editing code copied with `copy:` never reinstalls packages; labels (which
@@ -20,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from envspec.plan import image, python, system
+from envspec.plan import cuda, image, python, system
 from envspec.plan.packages import package_manager
 from envspec.plan.steps import CacheMounts, Context, ContextFile, Step
 from envspec.resolve.model import Resolved
@@ -29,9 +32,9 @@ __all__ = ["BuildPlan", "CacheMounts", "ContextFile", "Step", "make_plan"]
 
 # The layer order, least to most likely to change (see above); each builder adds 0+ steps.
 _LAYERS: tuple[Callable[[Resolved, Context], list[Step]], ...] = (
-    system.env, system.ca_certificates, system.apt_mirror, system.apt, system.compilers,
-    system.user, python.python_runtime, python.manifests, python.torch, python.pip,
-    image.copy, image.run_steps, system.ca_cleanup, image.runtime, image.labels,
+    system.env, system.ca_certificates, system.apt_mirror, cuda.cuda_apt, system.apt,
+    system.compilers, system.user, python.python_runtime, python.manifests, python.torch, python.pip,
+    python.pip_packages, image.copy, image.run_steps, system.ca_cleanup, image.runtime, image.labels,
 )
 
 

@@ -1,5 +1,6 @@
 """Step builders for Python: the interpreter's environment (venv or conda), dependency manifests,
-PyTorch, and the spec's pip packages."""
+PyTorch, and the spec's pip packages (the plain ones together, then each one with options or a
+local file alone)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from envspec.plan.steps import (
     sh,
 )
 from envspec.plan.system import user_id
-from envspec.resolve.model import Resolved, ResolvedConda, ResolvedPython
+from envspec.resolve.model import PipInstall, Resolved, ResolvedConda, ResolvedPython
 
 MANIFEST_DIR = "/tmp/envspec"  # dependency manifests are copied here, alone, before install
+LOCAL_DIR = f"{MANIFEST_DIR}/pip"  # local wheels and sdists, each copied alone before its install
+HASHED_DIR = "pip-hashes"  # generated requirements files carrying the spec's hashes
 _INSTALLER = "/tmp/conda-installer.sh"
 
 
@@ -105,29 +108,100 @@ def manifests(r: Resolved, ctx: Context) -> list[Step]:
     if conda is not None and conda.packages:
         install = sh(f"{conda.base_prefix}/bin/conda install -y -p {py.prefix}", *conda.packages)
         steps.append(Step("conda_packages", "conda packages", (_conda_run(conda, ctx, install),)))
+    steps += _constraints(r, py, ctx)
     if py.requirements:
         copies = []
         for rel in py.requirements:
             ctx.files[rel] = ContextFile(source=r.spec_dir / rel)
             copies.append(Copy(rel, f"{MANIFEST_DIR}/{rel}"))
-        options = "".join(f" -r {shlex.quote(copy.dest)}" for copy in copies)
+        options = _pip_options(py, hashes=True) + "".join(
+            f" -r {shlex.quote(copy.dest)}" for copy in copies)
         steps.append(Step("pip_requirements", "pip requirements", (
             *copies, run(_pip_install(py, ctx, options), mounts=ctx.cache.pip))))
     return steps
+
+
+def _pip_options(py: ResolvedPython, *, hashes: bool) -> str:
+    """Flags every pip install of the build gets: the constraints, and hash-checking mode
+    (`hashes`: for the installs whose requirements carry hashes; torch's never do)."""
+    flags = "".join(f" -c {shlex.quote(f'{MANIFEST_DIR}/{rel}')}" for rel in py.constraints)
+    return flags + (" --require-hashes" if hashes and py.require_hashes else "")
+
+
+def _constraints(r: Resolved, py: ResolvedPython, ctx: Context) -> list[Step]:
+    """Constraints files, copied alone before the first pip install that reads them."""
+    if not py.constraints:
+        return []
+    copies = []
+    for rel in py.constraints:
+        ctx.files[rel] = ContextFile(source=r.spec_dir / rel)
+        copies.append(Copy(rel, f"{MANIFEST_DIR}/{rel}"))
+    return [Step("pip_constraints", "pip constraints (every pip install honours them)",
+                 tuple(copies))]
 
 
 def torch(r: Resolved, ctx: Context) -> list[Step]:
     if r.python is None or r.python.torch is None:
         return []
     wheels = r.python.torch
-    index = " ".join(shlex.quote(arg) for arg in wheels.index_args)
-    install = sh(_pip_install(r.python, ctx, f" {index}"), *wheels.requirements)
+    index = "".join(f" {shlex.quote(arg)}" for arg in wheels.index_args)  # none: PyPI's
+    install = sh(_pip_install(r.python, ctx, _pip_options(r.python, hashes=False) + index),
+                 *wheels.requirements)
     return [Step("torch", f"PyTorch ({wheels.variant} wheels)",
                  (run(install, mounts=ctx.cache.pip),))]
 
 
 def pip(r: Resolved, ctx: Context) -> list[Step]:
-    if r.python is None or not r.python.pip_packages:
+    """The plain requirements, together in one layer."""
+    py = r.python
+    plain = [i for i in py.pip_installs if i.plain] if py else []
+    if py is None or not plain:
         return []
-    install = sh(_pip_install(r.python, ctx), *r.python.pip_packages)
+    if py.require_hashes:
+        listed = _hashed_file(ctx, "packages.txt", plain)
+        install = sh(_pip_install(py, ctx, _pip_options(py, hashes=True) + f" -r {listed.dest}"))
+        return [Step("pip", "pip packages", (listed, run(install, mounts=ctx.cache.pip)))]
+    install = sh(_pip_install(py, ctx, _pip_options(py, hashes=False)),
+                 *(i.requirement.text for i in plain))
     return [Step("pip", "pip packages", (run(install, mounts=ctx.cache.pip),))]
+
+
+def pip_packages(r: Resolved, ctx: Context) -> list[Step]:
+    """Each requirement with options or a local file in a layer of its own, after the plain
+    ones and in spec order: changing one reinstalls it (and those after it), not the plain ones."""
+    py = r.python
+    if py is None:
+        return []
+    special = [i for i in py.pip_installs if not i.plain]
+    return [_pip_package(r, ctx, py, n, install) for n, install in enumerate(special, 1)]
+
+
+def _pip_package(r: Resolved, ctx: Context, py: ResolvedPython, n: int,
+                 install: PipInstall) -> Step:
+    parsed = install.requirement
+    instructions: list[Instruction] = []
+    if parsed.path is not None:  # alone, so its layer is cached by the file's content
+        ctx.files[parsed.path] = ContextFile(source=r.spec_dir / parsed.path)
+        instructions.append(Copy(parsed.path, f"{LOCAL_DIR}/{parsed.path}"))
+    env = "".join(f"{key}={shlex.quote(value)} " for key, value in install.env.items())
+    options = "".join(f" {shlex.quote(option)}" for option in install.options)
+    if py.require_hashes:
+        listed = _hashed_file(ctx, f"{n:02d}.txt", [install])
+        instructions.append(listed)
+        command = sh(env + _pip_install(py, ctx, options + _pip_options(py, hashes=True)
+                                        + f" -r {listed.dest}"))
+    else:
+        command = sh(env + _pip_install(py, ctx, options + _pip_options(py, hashes=False)),
+                     parsed.argument(LOCAL_DIR))
+    instructions.append(run(command, mounts=ctx.cache.pip))
+    return Step("pip_package", f"pip: {parsed.name or parsed.path or parsed.text}",
+                tuple(instructions))
+
+
+def _hashed_file(ctx: Context, name: str, installs: list[PipInstall]) -> Copy:
+    """A generated requirements file (pip takes --hash only from one), copied into place."""
+    lines = [" ".join([i.requirement.argument(LOCAL_DIR), *(f"--hash={h}" for h in i.hashes)])
+             for i in installs]
+    rel = f"{HASHED_DIR}/{name}"
+    ctx.files[rel] = ContextFile(text="# written by envspec\n" + "\n".join(lines) + "\n")
+    return Copy(rel, f"{MANIFEST_DIR}/{rel}")

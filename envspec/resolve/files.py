@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from envspec.loader import KeyPath
+from envspec.requirements import read_requirement
 from envspec.resolve.model import Collector
-from envspec.spec import Spec
+from envspec.resolve.pip import item_path
+from envspec.spec import PipPackage, Spec
 
 
 def check_referenced_files(spec: Spec, spec_dir: Path, out: Collector) -> None:
@@ -54,10 +56,23 @@ def _inside(path: Path, root: Path) -> bool:
 def _references(spec: Spec) -> list[tuple[KeyPath, str]]:
     refs: list[tuple[KeyPath, str]] = []
     if spec.python is not None:
-        refs += [(("python", "pip", "requirements", i), r)
-                 for i, r in enumerate(spec.python.pip.requirements)]
+        pip = spec.python.pip
+        refs += [(("python", "pip", "requirements", i), r) for i, r in enumerate(pip.requirements)]
+        refs += [(("python", "pip", "constraints", i), r) for i, r in enumerate(pip.constraints)]
+        refs += _local_packages(pip.packages)
         if spec.python.conda is not None and spec.python.conda.environment:
             refs.append((("python", "conda", "environment"), spec.python.conda.environment))
     refs += [(("copy", i, "src"), c.src) for i, c in enumerate(spec.copy_files)]
     refs += [(("build", "ca_certificates", i), c) for i, c in enumerate(spec.build.ca_certificates)]
+    return refs
+
+
+def _local_packages(items: list[str | PipPackage]) -> list[tuple[KeyPath, str]]:
+    """Wheels, sdists and archives next to env.yaml that `packages` installs."""
+    refs: list[tuple[KeyPath, str]] = []
+    for index, item in enumerate(items):
+        text = item.requirement if isinstance(item, PipPackage) else item
+        path = read_requirement(text).path
+        if path is not None:
+            refs.append((item_path(index, item), path))
     return refs

@@ -10,7 +10,8 @@ from typing import Literal
 from envspec.catalog import Distro
 from envspec.errors import Diagnostic, Location
 from envspec.framework_images import FrameworkImage
-from envspec.loader import KeyPath, LoadedSpec
+from envspec.loader import KeyPath, LoadedSpec, dotted_key
+from envspec.requirements import PipRequirement
 from envspec.spec import Spec
 
 # Where a value came from: the spec, a default, the catalog, env.lock, a command-line option
@@ -29,12 +30,26 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class CudaAptInstall:
+    """CUDA installed from NVIDIA's apt repository on a plain OS image, as NVIDIA's recipes did."""
+
+    repository: str  # the `deb` URI, e.g. …/repos/ubuntu1804/x86_64
+    key_url: str
+    packages: tuple[str, ...]  # name=version, in NVIDIA's order
+    holds: tuple[str, ...]
+    cuda_dir: str  # cuda-10.2: what /usr/local/cuda points at
+    bootstrap: tuple[str, ...]  # extra packages apt needs first (https transport on 16.04)
+    env: Mapping[str, str]  # what NVIDIA's images set: CUDA_VERSION, NVIDIA_*, PATH, …
+
+
+@dataclass(frozen=True)
 class ResolvedBase:
     image: str  # what FROM names
     distro: Distro
     cuda: str | None  # full version actually in the image, e.g. "11.0.3"
     flavor: str | None
     cudnn: bool
+    cuda_apt: CudaAptInstall | None = None  # set when CUDA comes from the apt repository
     framework: FrameworkImage | None = None  # a catalogued image that already has Python
 
 
@@ -63,6 +78,31 @@ class TorchInstall:
 
 
 @dataclass(frozen=True)
+class PipInstall:
+    """A `python.pip.packages` item (torch's family aside) with its per-package options."""
+
+    requirement: PipRequirement
+    no_build_isolation: bool = False
+    no_deps: bool = False
+    config_settings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    hashes: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """Its pip flags, in pip's spelling."""
+        flags = ["--no-build-isolation"] * self.no_build_isolation + ["--no-deps"] * self.no_deps
+        flags += [f"--config-settings={key}={value}"
+                  for key, values in self.config_settings.items() for value in values]
+        return tuple(flags)
+
+    @property
+    def plain(self) -> bool:
+        """Installable together with others in one `pip install`: no file to copy, no options."""
+        return self.requirement.path is None and not (self.options or self.env)
+
+
+@dataclass(frozen=True)
 class ResolvedConda:
     # May contain $(uname -m), expanded by the shell at build time; None: the image's own conda.
     installer_url: str | None
@@ -84,8 +124,16 @@ class ResolvedPython:
     conda: ResolvedConda | None
     pip_conf: str | None  # generated pip.conf text (index, mirror, trusted hosts)
     torch: TorchInstall | None
-    pip_packages: tuple[str, ...]  # everything not handled by `torch`
+    pip_installs: tuple[PipInstall, ...]  # everything not handled by `torch`, in spec order
     requirements: tuple[str, ...]  # files relative to the spec folder
+    constraints: tuple[str, ...] = ()  # constraints files relative to the spec folder (pip -c)
+    require_hashes: bool = False
+    package_names: tuple[str, ...] = ()  # distributions the smoke checks import (names known)
+
+    @property
+    def pip_packages(self) -> tuple[str, ...]:
+        """The requirements of `pip_installs`, as written."""
+        return tuple(i.requirement.text for i in self.pip_installs)
 
     @property
     def bin_dir(self) -> str:
@@ -132,7 +180,7 @@ class Collector:
     def where(self, path: KeyPath) -> Location:
         found = self.loaded.positions.locate(path)
         location = found or Location(str(self.loaded.path))
-        return Location(location.file, location.line, location.column, ".".join(map(str, path)))
+        return Location(location.file, location.line, location.column, dotted_key(path))
 
     def error(self, code: str, message: str, path: KeyPath, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(code, message, self.where(path), hint, "error"))

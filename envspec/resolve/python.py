@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from envspec.catalog import Catalog, Distro
-from envspec.resolve.framework import image_python, refuse_second_interpreter, torch_in_image
+from envspec.resolve.framework import image_python, refuse_second_interpreter
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import (
     Collector,
+    PipInstall,
     ResolvedBase,
     ResolvedConda,
     ResolvedPython,
     Source,
 )
-from envspec.resolve.torch import resolve_torch, split_torch
+from envspec.resolve.pip import resolve_pip_packages
 from envspec.spec import Conda, Pip, Python
 
 DEADSNAKES_PPA = "deadsnakes/ppa"
@@ -39,15 +40,23 @@ def resolve_python(
     else:
         version, apt, needed_ppas = _system(python, base.distro, ppas, out)
         interpreter, prefix, conda = f"/usr/bin/python{version}", python.venv, None
-    family, rest = split_torch(tuple(python.pip.packages))
-    family = torch_in_image(family, base, out)
-    torch = resolve_torch(family, version, base, catalog, out)
+    torch, installs, names = resolve_pip_packages(python, version, base, catalog, out)
     resolved = ResolvedPython(
         provider=python.provider, version=version, interpreter=interpreter, prefix=prefix,
         conda=conda, pip_conf=_pip_conf(python.pip, catalog, out), torch=torch,
-        pip_packages=rest, requirements=tuple(python.pip.requirements),
+        pip_installs=installs, requirements=tuple(python.pip.requirements),
+        constraints=tuple(python.pip.constraints), require_hashes=python.pip.require_hashes,
+        package_names=names,
     )
-    return resolved, apt, needed_ppas
+    return resolved, (*apt, *_tools_for(installs, out)), needed_ppas
+
+
+def _tools_for(installs: tuple[PipInstall, ...], out: Collector) -> tuple[str, ...]:
+    """pip clones git+ requirements with the image's git."""
+    if not any(i.requirement.kind == "vcs" for i in installs):
+        return ()
+    out.decide("apt.git", "git", "derived", "pip needs git to install the git+ requirements")
+    return ("git",)
 
 
 def _system(

@@ -1,57 +1,168 @@
-"""PyTorch pins → the wheel index for the image's CUDA, with matching torchvision/torchaudio."""
+"""PyTorch pins → the wheel index for the chosen variant, with matching torchvision/torchaudio.
+
+The variant is the image's CUDA (`python.torch.variant: auto`), or chosen: `cpu`, `cuXYZ`,
+`pypi` (PyPI's plain wheels, built for the release's default CUDA: `default_cuda` in
+envspec/data/torch.yaml), or implied by a local version in the pin (`torch==1.5.0+cu101`).
+Torch wheels bundle their CUDA runtime, so a wheel CUDA other than the image's runs on base and
+runtime images (a note); only compiling CUDA code against a devel image's nvcc of another major
+fails, as `torch.utils.cpp_extension` itself refuses (`_check_cuda_version`: a different major
+is an error, a different minor a warning).
+"""
 
 from __future__ import annotations
 
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from packaging.specifiers import SpecifierSet
+
 from envspec.catalog import Catalog, TorchRelease, major_minor, version_key
+from envspec.loader import KeyPath
 from envspec.requirements import Requirement, canonical_name, marker_applies, parse_requirement
 from envspec.resolve.model import Collector, ResolvedBase, TorchInstall
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 Family = dict[str, Requirement]  # canonical name → the user's requirement
+VARIANT_KEY: KeyPath = ("python", "torch", "variant")
+_LOCAL_VARIANT = re.compile(r"cpu|cu[0-9]{2,3}")
 
 
-def split_torch(packages: tuple[str, ...]) -> tuple[Family, tuple[str, ...]]:
-    """Separate torch-family requirements (any specifier, any spelling) from the rest."""
-    family: Family = {}
-    rest: list[str] = []
-    for text in packages:
-        requirement = parse_requirement(text)
-        name = canonical_name(requirement.name)
-        if name in TORCH_FAMILY:
-            family[name] = requirement
-        else:
-            rest.append(text)
-    return family, tuple(rest)
+@dataclass(frozen=True)
+class Choice:
+    """The wheel variant wanted, and where the spec asked for it (None: derived from the image)."""
+
+    wanted: str  # cpu, cuXYZ or pypi
+    origin: KeyPath | None
+
+
+def is_torch_family(name: str) -> bool:
+    return canonical_name(name) in TORCH_FAMILY
 
 
 def resolve_torch(
-    family: Family, python: str, base: ResolvedBase, catalog: Catalog, out: Collector,
+    family: Family, where: Mapping[str, KeyPath], setting: str, python: str, base: ResolvedBase,
+    catalog: Catalog, out: Collector,
 ) -> TorchInstall | None:
+    """`family`: canonical name → requirement; `where`: canonical name → its spec key."""
     path = ("python", "pip", "packages")
     family = _applicable(family, python, out)
     if not family:
         return None
-    wanted = _wanted_variant(base)
+    local = _local_variant(family, where, out)
+    if local is None:
+        return None
+    family, implied = local
+    choice = _choice(setting, implied, base, out)
+    if choice is None:
+        return None
+    wanted = choice.wanted
     release = _release(family, wanted, python, catalog, out)
     if release is None:
         return None
-    variant = _variant(release, wanted, base, out, path)
+    variant = _variant(release, choice, base, out, path)
     if variant is None:
         return None
+    check_wheel_cuda(release, variant, choice, base, out)
     if release.python and python not in release.python:
         out.error("python.torch-python", f"torch {release.torch} has no wheels for Python {python}",
                   path, "it supports Python " + ", ".join(release.python))
     pins = _pins(release, family, out, path)
-    out.decide("python.pip.torch", " ".join(pins), "catalog", f"{variant} wheels from "
-               f"{release.index_url(variant)}")
+    source = "PyPI's default index" if variant == "pypi" else release.index_url(variant)
+    out.decide("python.pip.torch", " ".join(pins), "catalog", f"{variant} wheels from {source}")
     return TorchInstall(_local_versions(pins, release, variant), _index_args(release, variant),
                         variant)
 
 
-def _wanted_variant(base: ResolvedBase) -> str:
+def _local_variant(family: Family, where: Mapping[str, KeyPath],
+                   out: Collector) -> tuple[Family, str | None] | None:
+    """`torch==1.5.0+cu101` → (torch==1.5.0, "cu101"): the local version names the wheel build,
+    the public version the release. Every pin that has one must name the same build."""
+    stripped: Family = {}
+    implied: dict[str, str] = {}
+    for name, requirement in family.items():
+        locals_ = {c.version.split("+", 1)[1] for c in requirement.specifier if "+" in c.version}
+        for local in locals_:
+            if not _LOCAL_VARIANT.fullmatch(local):
+                out.error("python.torch-local", f"`{requirement}`: `+{local}` is not a torch "
+                          "wheel build", where[name], "use +cpu or +cuXYZ (like +cu118), or "
+                          "drop it and set python.torch.variant")
+                return None
+            implied[name] = local
+        stripped[name] = _without_local(requirement) if locals_ else requirement
+    builds = set(implied.values())
+    if len(builds) > 1:
+        first = next(iter(implied))
+        out.error("python.torch-local", "the torch pins name different wheel builds: "
+                  + ", ".join(f"{n} +{v}" for n, v in implied.items()), where[first],
+                  "give every torch-family pin the same +cuXYZ (or none)")
+        return None
+    return stripped, (next(iter(builds)) if builds else None)
+
+
+def _without_local(requirement: Requirement) -> Requirement:
+    plain = copy.copy(requirement)
+    plain.specifier = SpecifierSet(",".join(
+        f"{c.operator}{c.version.split('+', 1)[0]}" for c in requirement.specifier))
+    return plain
+
+
+def _choice(setting: str, implied: str | None, base: ResolvedBase,
+            out: Collector) -> Choice | None:
+    if implied is not None:
+        if setting not in ("auto", implied):
+            out.error("python.torch-variant", f"python.torch.variant is {setting}, but the torch "
+                      f"pin's local version asks for +{implied}", VARIANT_KEY,
+                      f"set it to {implied} (or auto), or drop the +{implied}")
+            return None
+        out.decide("python.torch.variant", implied, "spec", f"the pin's local version +{implied}")
+        return Choice(implied, ("python", "pip", "packages"))
+    if setting != "auto":
+        out.decide("python.torch.variant", setting, "spec", "python.torch.variant")
+        return Choice(setting, VARIANT_KEY)
     if base.cuda is None:
-        return "cpu"
-    return "cu" + major_minor(base.cuda).replace(".", "")
+        return Choice("cpu", None)
+    return Choice("cu" + major_minor(base.cuda).replace(".", ""), None)
+
+
+def wheel_cuda(release: TorchRelease, variant: str) -> str | None:
+    """The CUDA a wheel was built with: cu118 → 11.8, pypi → the release's default; cpu: None."""
+    if variant == "cpu":
+        return None
+    if variant == "pypi":
+        return release.default_cuda
+    digits = variant[2:]
+    return f"{digits[:-1]}.{digits[-1]}"
+
+
+def check_wheel_cuda(release: TorchRelease, variant: str, choice: Choice, base: ResolvedBase,
+                     out: Collector) -> None:
+    """A wheel CUDA other than the image's: legal (torch bundles its runtime), except against a
+    devel image's nvcc of another major, which torch.utils.cpp_extension refuses."""
+    wheel = wheel_cuda(release, variant)
+    if wheel is None or choice.origin is None or (base.cuda and major_minor(base.cuda) == wheel):
+        return
+    where = choice.origin
+    if base.cuda is None:
+        out.note("python.torch-cuda-runtime", f"torch {release.torch} {variant} wheels bring their "
+                 f"own CUDA {wheel} runtime into an image without CUDA", where,
+                 "GPU use needs only a host driver recent enough for that CUDA")
+        return
+    if base.flavor == "devel" and wheel.split(".")[0] != base.cuda.split(".")[0]:
+        matching = [v for v in release.variants if v.startswith("cu" + base.cuda.split(".")[0])]
+        out.error("python.torch-nvcc", f"torch {release.torch} {variant} wheels were built with "
+                  f"CUDA {wheel}, but this devel image's nvcc is CUDA {base.cuda}: "
+                  "torch.utils.cpp_extension refuses to compile extensions across CUDA majors",
+                  where, "use " + (", ".join(matching) if matching else "a torch release with "
+                  f"CUDA {base.cuda.split('.')[0]} wheels") + f", or set base.cuda to {wheel}; "
+                  "on a runtime image the mismatch is harmless")
+        return
+    verdict = out.warn if base.flavor == "devel" else out.note
+    verdict("python.torch-cuda-runtime", f"torch {release.torch} {variant} wheels bundle their "
+            f"own CUDA {wheel} runtime; the image's CUDA {base.cuda} libraries are not used by "
+            "torch", where, "fine on a runtime image; extensions compiled with this image's nvcc "
+            "get a minor-version warning from torch" if base.flavor == "devel" else None)
 
 
 def _applicable(family: Family, python: str, out: Collector) -> Family:
@@ -119,14 +230,20 @@ def _releases(releases: list[TorchRelease]) -> str:
 
 
 def _variant_fits(release: TorchRelease, wanted: str) -> bool:
-    return wanted == "cpu" or wanted in release.variants
+    return wanted in ("cpu", "pypi") or wanted in release.variants
 
 
 def _variant(
-    release: TorchRelease, wanted: str, base: ResolvedBase, out: Collector, path: tuple[str, ...]
+    release: TorchRelease, choice: Choice, base: ResolvedBase, out: Collector,
+    path: tuple[str, ...],
 ) -> str | None:
-    if wanted == "cpu" or wanted in release.variants:
+    wanted = choice.wanted
+    if _variant_fits(release, wanted):
         return wanted
+    if choice.origin is not None:  # asked for by name: no stand-in
+        out.error("python.torch-cuda", f"torch {release.torch} has no {wanted} wheels",
+                  choice.origin, f"its variants are cpu, pypi, {', '.join(release.variants)}")
+        return None
     # Within one CUDA major, an older toolkit's wheels run on a newer one's runtime.
     compatible = [
         v for v in release.variants
@@ -185,12 +302,14 @@ def _local_versions(pins: list[str], release: TorchRelease, variant: str) -> tup
     torch_stable.html days, for the default CUDA, whose wheels carried the plain version."""
     default = "cu" + release.default_cuda.replace(".", "")
     plain = release.index_style == "find-links" and variant == default
-    if release.index_style == "index" or variant == "cpu" or plain:
+    if release.index_style == "index" or variant in ("cpu", "pypi") or plain:
         return tuple(pins)
     return tuple(f"{pin}+{variant}" for pin in pins)
 
 
 def _index_args(release: TorchRelease, variant: str) -> tuple[str, ...]:
+    if variant == "pypi":
+        return ()  # PyPI (or the spec's index/mirror in pip.conf) serves the plain wheels
     url = release.index_url(variant)
     flag = {"index": "--index-url", "extra-index": "--extra-index-url", "find-links": "--find-links"}
     return (flag[release.index_style], url)
@@ -205,7 +324,7 @@ def locked_install(install: TorchInstall, pins: tuple[str, ...], catalog: Catalo
     for release in catalog.torch_releases():
         pairs = {"torch": release.torch, "torchvision": release.torchvision,
                  "torchaudio": release.torchaudio}
-        serves = install.variant == "cpu" or install.variant in release.variants
+        serves = _variant_fits(release, install.variant)
         if serves and all(pairs.get(name) == version for name, version in versions.items()):
             return TorchInstall(pins, _index_args(release, install.variant), install.variant)
     return None

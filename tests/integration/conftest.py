@@ -14,7 +14,7 @@ import re
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,11 +188,8 @@ def image_cleanup(docker_client: Any) -> Iterator[list[str]]:
             docker_client.remove_image(ref, force=True, noprune=False)
 
 
-@pytest.fixture
-def container_ids(docker_client: Any) -> Callable[[], set[str]]:
-    """Returns a function listing every container id, running or not (`docker ps -a`)."""
-
-    def ids() -> set[str]:
-        return {c["Id"] for c in docker_client.containers(all=True)}
-
-    return ids
+def own_containers(client: Any, marker: str) -> list[dict[str, Any]]:
+    """The engine's containers, running or not, whose command carries `marker`. Other builds
+    share the engine: a test puts a marker of its own (`unique_name`) into every step that
+    makes a container and looks only at those, never at the engine's whole list."""
+    return [c for c in client.containers(all=True, trunc=False) if marker in c["Command"]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tarfile
 import time
-from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -23,6 +22,7 @@ from envspec.context_tar import ContextEntry, ContextTar
 from envspec.engine import Engine
 from envspec.errors import BuildError, DockerUnavailableError
 from envspec.progress import BuildEvent, BuildFinished, LogLine, StepStarted
+from tests.integration.conftest import own_containers
 
 pytestmark = pytest.mark.docker
 
@@ -68,20 +68,20 @@ def test_docker_py_builder_installs_a_package(
     base_image: str,
     unique_name: str,
     image_cleanup: list[str],
-    container_ids: Callable[[], set[str]],
 ) -> None:
     context = make_context(
+        # unique_name in every step that makes a container: `own_containers` finds them.
         f"FROM {base_image}\n"
-        "RUN apt-get update \\\n"
+        f"RUN echo {unique_name} \\\n"
+        " && apt-get update \\\n"
         " && apt-get install -y --no-install-recommends hello \\\n"
         " && rm -rf /var/lib/apt/lists/*\n"
-        "COPY greeting.txt /greeting.txt\n"
-        'CMD ["/bin/sh", "-c", "hello && cat /greeting.txt"]\n',
+        f"COPY greeting.txt /greeting/{unique_name}.txt\n"
+        f'CMD ["/bin/sh", "-c", "hello && cat /greeting/{unique_name}.txt"]\n',
         **{"greeting.txt": "from the context\n"},
     )
     tags = [f"envspec-itest/{unique_name}:one", f"envspec-itest/{unique_name}:two"]
     image_cleanup.extend(tags)
-    before = container_ids()
     events = Recorder()
 
     result = DockerPyBuilder(engine).build(BuildRequest(context, tuple(tags)), on_event=events)
@@ -92,13 +92,13 @@ def test_docker_py_builder_installs_a_package(
         assert docker_client.inspect_image(tag)["Id"] == result.image_id
     assert [s.label for s in events.steps()][:2] == [
         f"Step 1/4 : FROM {base_image}",
-        "Step 2/4 : RUN apt-get update  && apt-get install -y --no-install-recommends hello  "
-        "&& rm -rf /var/lib/apt/lists/*",
+        f"Step 2/4 : RUN echo {unique_name}  && apt-get update  && apt-get install -y "
+        "--no-install-recommends hello  && rm -rf /var/lib/apt/lists/*",
     ]
     assert any("Setting up hello" in line for line in events.lines())
     assert isinstance(events.events[-1], BuildFinished) and events.events[-1].ok
     assert "Hello, world!" in run_in(docker_client, tags[0], [])
-    assert container_ids() == before
+    assert own_containers(docker_client, unique_name) == []
 
 
 def test_failing_build_raises_build_error_and_leaves_no_container(
@@ -106,16 +106,14 @@ def test_failing_build_raises_build_error_and_leaves_no_container(
     base_image: str,
     unique_name: str,
     image_cleanup: list[str],
-    container_ids: Callable[[], set[str]],
 ) -> None:
     context = make_context(
         # No step before the failing one: a committed step would stay behind as build cache.
         f"FROM {base_image}\n"
-        "RUN apt-get update && apt-get install -y no-such-package-envspec\n"
+        f"RUN echo {unique_name} && apt-get update && apt-get install -y no-such-package-envspec\n"
         "RUN echo never reached\n",
     )
     image_cleanup.append(f"envspec-itest/{unique_name}:broken")
-    before = container_ids()
     events = Recorder()
 
     with pytest.raises(BuildError) as caught:
@@ -124,8 +122,9 @@ def test_failing_build_raises_build_error_and_leaves_no_container(
         )
 
     err = caught.value
-    assert err.step == "Step 2/3 : RUN apt-get update && apt-get install -y no-such-package-envspec"
-    assert err.command == "apt-get update && apt-get install -y no-such-package-envspec"
+    command = f"echo {unique_name} && apt-get update && apt-get install -y no-such-package-envspec"
+    assert err.step == f"Step 2/3 : RUN {command}"
+    assert err.command == command
     assert "non-zero code: 100" in err.message
     assert 0 < len(err.log_tail) <= 20
     assert err.log_tail[-1] == "E: Unable to locate package no-such-package-envspec"
@@ -133,7 +132,8 @@ def test_failing_build_raises_build_error_and_leaves_no_container(
     assert err.hint and "apt" in err.hint
     assert "step: Step 2/3" in err.format() and "| E: Unable to locate" in err.format()
     assert isinstance(events.events[-1], BuildFinished) and not events.events[-1].ok
-    assert container_ids() == before, "forcerm must remove the failed step's container"
+    assert own_containers(engine.api, unique_name) == [], (
+        "forcerm must remove the failed step's container")
     assert not image_exists(engine, f"envspec-itest/{unique_name}:broken")
 
 
@@ -219,7 +219,6 @@ def test_cli_builder_with_buildkit_cache_mount(
     base_image: str,
     unique_name: str,
     image_cleanup: list[str],
-    container_ids: Callable[[], set[str]],
 ) -> None:
     try:
         find_buildkit_cli()
@@ -230,13 +229,12 @@ def test_cli_builder_with_buildkit_cache_mount(
         # A unique first step, so BuildKit's cache from an earlier run cannot answer the rest.
         f"RUN echo {unique_name} > /run-id && rm -f /etc/apt/apt.conf.d/docker-clean\n"
         "RUN --mount=type=cache,target=/var/cache/apt --mount=type=cache,target=/var/lib/apt \\\n"
-        "    apt-get update && apt-get install -y --no-install-recommends hello\n"
+        f"    apt-get update && apt-get install -y --no-install-recommends hello && : {unique_name}\n"
         "RUN hello > /greeting \\\n"
-        " && (ls /var/cache/apt/archives | grep -c deb > /debs-visible || true)\n",
+        f" && (ls /var/cache/apt/archives | grep -c deb > /debs-visible || true) && : {unique_name}\n",
     )
     tag = f"envspec-itest/{unique_name}:buildkit"
     image_cleanup.append(tag)
-    before = container_ids()
     events = Recorder()
 
     result = CliBuilder().build(BuildRequest(context, (tag,)), on_event=events)
@@ -248,7 +246,7 @@ def test_cli_builder_with_buildkit_cache_mount(
     assert run_in(docker_client, tag, ["cat", "/greeting"]).strip() == "Hello, world!"
     # The cache mount kept the .debs out of the image's layers.
     assert run_in(docker_client, tag, ["cat", "/debs-visible"]).strip() == "0"
-    assert container_ids() == before
+    assert own_containers(docker_client, unique_name) == []
 
 
 def test_cli_builder_failure_is_a_build_error(

@@ -12,6 +12,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# Both tests build a wheel with pip: slow next to the rest of the unit run.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -50,18 +50,33 @@ def test_cuda_resolves_to_a_tag_that_exists(
 
 
 @pytest.mark.parametrize(("os", "cuda", "flavor", "replacement"), [
-    ("ubuntu18.04", "10.2", "base", "nvidia/cuda:11.0.3-base-ubuntu18.04"),
-    ("ubuntu18.04", "10.1", "devel", "nvidia/cuda:11.0.3-devel-ubuntu18.04"),
     ("ubuntu20.04", "11.4.0", "runtime", "nvidia/cuda:11.4.3-runtime-ubuntu20.04"),
+    # 11.6.1 is gone on 18.04 but 11.6.2 is still there: same OS, not an ubuntu20.04 image
+    ("ubuntu18.04", "11.6.1", "devel", "nvidia/cuda:11.6.2-devel-ubuntu18.04"),
 ])
-def test_deleted_tag_is_replaced_and_reported(
+def test_nearest_replaces_a_deleted_tag_within_the_cuda_major_and_os(
     write_spec: Callable[[str], Path], os: str, cuda: str, flavor: str, replacement: str
 ) -> None:
-    result = resolved(write_spec, spec_text(os, cuda, flavor))
+    result = resolved(write_spec, spec_text(os, cuda, flavor) + "  cuda_source: nearest\n")
     assert result.base.image == replacement
-    [warning] = [d for d in result.warnings if d.code == "base.tag-deleted"]
+    [warning] = [d for d in result.warnings if d.code == "base.tag-substituted"]
     assert "was deleted by NVIDIA" in warning.message and replacement in warning.message
     assert warning.location is not None and warning.location.line == 6  # the cuda: line
+
+
+@pytest.mark.parametrize(("os", "cuda", "flavor"), [
+    ("ubuntu20.04", "11.4.0", "runtime"),
+    ("ubuntu18.04", "11.6.1", "devel"),
+])
+def test_auto_never_substitutes_silently(
+    write_spec: Callable[[str], Path], os: str, cuda: str, flavor: str
+) -> None:
+    """No apt data and no tag: an error naming `nearest`, not another CUDA behind a warning."""
+    with pytest.raises(SpecError) as err:
+        resolved(write_spec, spec_text(os, cuda, flavor))
+    [error] = [d for d in err.value.diagnostics if d.severity == "error"]
+    assert error.code == "base.tag-deleted"
+    assert error.hint is not None and "cuda_source: nearest" in error.hint
 
 
 def test_pinning_the_replacement_silences_the_warning(write_spec: Callable[[str], Path]) -> None:
@@ -172,9 +187,6 @@ def test_pip_mirror_goes_into_pip_conf(write_spec: Callable[[str], Path]) -> Non
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_examples_resolve_without_warnings_except_the_blog(example: Path) -> None:
+def test_examples_resolve_without_warnings(example: Path) -> None:
     warnings = resolve(load_spec(example / "env.yaml")).warnings
-    if example.name == "blog-miniconda":
-        assert [w.code for w in warnings] == ["base.tag-deleted"]
-    else:
-        assert warnings == ()
+    assert warnings == ()

@@ -215,6 +215,18 @@ def test_buildkit_parser_newer_format_and_named_stage() -> None:
     assert err.log_tail == ["ERROR: No matching distribution found for nope"]
 
 
+def test_buildkit_parser_reads_padded_step_numbers() -> None:
+    """From ten steps on, BuildKit writes `[ 5/11]`; those steps were lost (no progress line,
+    no CACHED, no failing step named)."""
+    events = Recorder()
+    parser = PlainBuildKitParser(events)
+    for line in ("#8 [ 5/11] RUN echo pf4", "#8 CACHED", "#13 [10/11] RUN echo pf9"):
+        parser.feed(line)
+    steps = [e.label for e in events if isinstance(e, StepStarted)]
+    assert steps == ["Step 5/11 : RUN echo pf4", "Step 10/11 : RUN echo pf9"]
+    assert LogLine("CACHED") in events
+
+
 def test_buildkit_parser_error_without_steps() -> None:
     parser = PlainBuildKitParser()
     parser.feed("ERROR: failed to solve: failed to read dockerfile: open Dockerfile: no such file")

@@ -57,7 +57,7 @@ def test_builder_gets_the_syntax_it_supports(recorded: list[str], builder: str, 
     examples = sorted((REPO / "examples").glob("*/env.yaml"))
     for example in examples:
         pipeline.ensure_image(example, builder=builder)  # type: ignore[arg-type]
-    assert len(recorded) == len(examples) >= 5  # one build per example
+    assert len(recorded) == len(examples) >= 5  # one build each
     for dockerfile in recorded:
         assert ("--mount=type=cache" in dockerfile) is mounts
 
