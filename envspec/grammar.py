@@ -29,7 +29,7 @@ MAX_PATH = 4096  # Linux PATH_MAX
 MAX_VALUE = 32 * 1024  # env values, commands: far below Linux's 128 KiB for one argv/env string
 
 _APT_NAME = r"[a-z0-9][a-z0-9+.\-]+"
-_APT_VERSION = r"[A-Za-z0-9.+~:\-]+"
+_APT_VERSION = r"(?:[A-Za-z0-9.+~:\-]+\*?|\*)"  # a trailing * is apt's version glob
 _APT_PACKAGE = re.compile(rf"{_APT_NAME}(?::[a-z0-9]+)?(?:={_APT_VERSION}|/[a-z0-9\-]+)?")
 _CONDA_SPEC = re.compile(r"(?:[a-z0-9_\-]+::)?[A-Za-z0-9_.\-]+(?:[=<>!]{1,2}[A-Za-z0-9.*_+,<>=!\-]+)?")
 _CONDA_CHANNEL = re.compile(r"[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*|https?://[^\s'\"`$\\;|&<>]+")
@@ -44,6 +44,7 @@ _SIZE = re.compile(r"\d+(?:\.\d+)?[bkmgBKMG]?")
 _PPA = re.compile(r"[a-z0-9][a-z0-9.+\-]*/[a-z0-9][a-z0-9.+\-]*")
 _APT_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/]*")
 _MAJOR_MINOR = re.compile(r"[0-9]+\.[0-9]+")
+_PYTHON_VERSION = re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?")
 _CUDA = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}(?:\.[0-9]{1,3})?")
 _CUDNN = re.compile(r"[0-9]{1,2}(\.[0-9]{1,3}){1,3}")
 _INSTALLER_VERSION = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -53,6 +54,11 @@ _CONFIG_KEY = re.compile(r"-{0,2}[A-Za-z0-9][A-Za-z0-9_.\-]*")
 _TORCH_VARIANT = re.compile(r"auto|cpu|pypi|cu[0-9]{2,3}")
 _MIRROR_NAME = re.compile(r"[a-z][a-z0-9\-]*")
 _URL_FORBIDDEN = re.compile(r"[\s'\"`$\\;|&<>(){}#]")
+_EXPOSE = re.compile(r"[0-9]{1,5}(?:/(?:tcp|udp))?")
+_GROUP_NAME = _USER_NAME
+# A `$` in an env value: `$$` (a literal dollar), `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME:+word}`
+_ENV_REFERENCE = re.compile(
+    r"\$(?:\$|([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::[-+][^${}\\]*)?\})")
 
 
 def _full(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -114,6 +120,13 @@ def url(value: str) -> str:
         raise ValueError(f"{value!r} is not an http(s) URL")
     if _URL_FORBIDDEN.search(value):
         raise ValueError(f"{value!r} contains characters not allowed in a URL here (quotes, $, ;…)")
+    return value
+
+
+def key_url(value: str) -> str:
+    """A signing key's URL: like `url`, but a query string may join its fields with `&`
+    (keyservers: `…/pks/lookup?op=get&search=0x…`). It only ever reaches a shell quoted."""
+    url(value.replace("&", ""))  # `&` is the one character added to `url`'s grammar
     return value
 
 
@@ -199,9 +212,13 @@ def port_mapping(value: str) -> str:
     if address is not None and any(int(octet) > 255 for octet in address.split(".")):
         raise ValueError(f"{value!r}: {address} is not an IPv4 address")
     for port in ports:
-        if not 1 <= int(port) <= 65535:
-            raise ValueError(f"{value!r}: port {int(port)} is outside 1-65535")
+        _port_in_range(value, port)
     return value
+
+
+def _port_in_range(value: str, port: str) -> None:
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"{value!r}: port {int(port)} is outside 1-65535")
 
 
 def size(value: str) -> str:
@@ -214,6 +231,39 @@ def ppa(value: str) -> str:
 
 def apt_word(value: str) -> str:
     return _full(_APT_WORD, value, "an apt suite or component (like `jammy` or `main`)")
+
+
+def python_version(value: str) -> str:
+    return _full(_PYTHON_VERSION, value, "a Python version (like `3.10` or `3.8.13`); quote it in YAML")
+
+
+def expose_port(value: str) -> str:
+    _full(_EXPOSE, value, "a container port (like `8888` or `6006/udp`)")
+    _port_in_range(value, value.split("/")[0])
+    return value
+
+
+def group_name(value: str) -> str:
+    return _full(_GROUP_NAME, value, "a Linux group name (lower case, digits, _ and -)")
+
+
+def env_value(value: str) -> str:
+    """One line whose every `$` is a reference Docker expands (`$NAME`, `${NAME}`,
+    `${NAME:-default}`, `${NAME:+alternative}`) or `$$`, a literal dollar."""
+    one_line(value)
+    rest = _ENV_REFERENCE.sub("", value)
+    if "$" in rest:
+        raise ValueError(
+            f"{value!r} has a `$` that is not a variable reference: write $NAME, ${{NAME}}, "
+            "${NAME:-default} or ${NAME:+alternative}, or `$$` for a literal dollar "
+            "(Docker does no command substitution)")
+    return value
+
+
+def env_references(value: str) -> list[str]:
+    """The variable names an env value (valid for `env_value`) refers to, in order."""
+    return [m.group(1) or m.group(2) for m in _ENV_REFERENCE.finditer(value)
+            if m.group(0) != "$$"]
 
 
 def major_minor(value: str) -> str:
@@ -285,6 +335,9 @@ SCHEMA_PATTERNS: dict[str, re.Pattern[str]] = {
     "ppa": _PPA,
     "apt_word": _APT_WORD,
     "major_minor": _MAJOR_MINOR,
+    "python_version": _PYTHON_VERSION,
+    "expose_port": _EXPOSE,
+    "group_name": _GROUP_NAME,
     "cuda_version": _CUDA,
     "installer_version": _INSTALLER_VERSION,
     "sha256": _SHA256,

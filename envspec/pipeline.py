@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Literal
 
 from envspec.context import context_files
 from envspec.context_tar import ContextEntry, ContextTar
+from envspec.grammar import env_references
 from envspec.inputs import NO_INPUTS, BuildInputs
 from envspec.loader import LoadedSpec, load_spec
 from envspec.lockfile import lock_path, read_lock
 from envspec.plan import BuildPlan, make_plan
+from envspec.plan.steps import Env
 from envspec.render import render_dockerfile
 from envspec.resolve import Resolved, ResolveInputs, resolve
 
@@ -124,6 +126,19 @@ def _image_torch(resolved: Resolved) -> tuple[str, ...]:
     return ("torch",) if kept and known is not None and known.torch else ()
 
 
+def _expected_env(resolved: Resolved) -> dict[str, str]:
+    """The spec's variables as the container must show them (`$$` is one dollar). Left out:
+    values that refer to variables (Docker expands them) and variables a later step sets again
+    (a venv's or conda's PATH)."""
+    final: dict[str, str] = {}
+    for step in make_plan(resolved).steps:
+        for instruction in step.instructions:
+            if isinstance(instruction, Env):
+                final.update(instruction.pairs)
+    return {key: value.replace("$$", "$") for key, value in resolved.env.items()
+            if final.get(key) == value and not env_references(value)}
+
+
 def expectations_for(resolved: Resolved) -> Expectations:
     """What the smoke tests should find inside the image, derived from the resolution."""
     from envspec.driver_compat import driver_minimum, driver_thresholds
@@ -148,7 +163,7 @@ def expectations_for(resolved: Resolved) -> Expectations:
         packages=packages,
         uid=spec.user.uid if spec.user else 0,
         workdir=spec.workdir,
-        env=dict(resolved.env),
+        env=_expected_env(resolved),
         driver_min=driver_minimum(thresholds) if thresholds else None,
         driver_thresholds=thresholds,
         gpu=spec.smoke.gpu,

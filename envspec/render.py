@@ -30,12 +30,21 @@ def shell_quote(value: object) -> str:
 
 def docker_kv(pairs: Mapping[str, str], expand: bool = False) -> str:
     """KEY="value" pairs for ENV/LABEL, one per continuation line, Dockerfile-escaped; with
-    `expand`, values are written as is so that Docker expands `$VAR` (the plan says when)."""
-    items = [f"{key}={value if expand else _dq(value)}" for key, value in pairs.items()]
+    `expand`, values keep their `$NAME`/`${…}` references for Docker to expand and `$$`
+    becomes a literal dollar (the plan says when; see steps.Env)."""
+    items = [f"{key}={_expanding(value) if expand else _dq(value)}" for key, value in pairs.items()]
     return " \\\n    ".join(items)
 
 
 _BARE = re.compile(r"[A-Za-z0-9_./:,+@%=\-]+")
+_BARE_REFERENCES = re.compile(r"[A-Za-z0-9_./:,+@%=\-${}]+")
+
+
+def _expanding(value: str) -> str:
+    if _BARE_REFERENCES.fullmatch(value) and "$$" not in value:
+        return value  # PATH=/opt/venv/bin:$PATH reads as an expert would write it
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$$", "\\$")
+    return f'"{escaped}"'
 
 
 def _dq(value: str) -> str:

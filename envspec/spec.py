@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -35,19 +34,25 @@ from envspec.spec_types import (
     AptWord,
     CondaSpec,
     EnvName,
+    EnvValue,
+    ExposePort,
     GpuChoice,
+    GroupName,
     HostName,
     ImageRef,
+    KeyUrl,
     MirrorRef,
+    Model,
     OneLine,
     PipRequirement,
+    PythonVersion,
     RelativePath,
+    RunEntry,
     ShellCommand,
     ShortText,
     Url,
     UrlLength,
     UserId,
-    VersionMajorMinor,
     Word,
 )
 
@@ -80,12 +85,6 @@ def _cuda_version(value: str) -> str:
 
 
 CudaVersion = Annotated[str, Word, AfterValidator(_cuda_version)]
-
-
-class Model(BaseModel):
-    """Strict base: unknown keys are errors (typos must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 class Base(Model):
@@ -151,7 +150,10 @@ class AptRepository(Model):
     components: list[AptWord] = Field(
         default_factory=lambda: ["main"], max_length=MAX_SOURCES, description="Components, e.g. [main]."
     )
-    key_url: Url | None = Field(None, description="URL of the repository's signing key.")
+    key_url: KeyUrl | None = Field(
+        None, description="URL of the repository's signing key, armored (.asc) or binary (.gpg): "
+        "the build looks at the downloaded bytes. A keyserver query "
+        "(`…/pks/lookup?op=get&search=0x…`) works too.")
 
     @model_validator(mode="after")
     def _ppa_or_url(self) -> AptRepository:
@@ -167,13 +169,14 @@ class Apt(Model):
 
     mirror: MirrorRef | None = Field(
         None,
-        description="A named mirror preset (aliyun, tuna, ustc) or a URL that replaces the "
+        description="A named mirror preset (aliyun, tuna, ustc, tencent) or a URL that replaces the "
         "distribution's archive in every sources file, classic or deb822.",
     )
     packages: list[AptPackage] = Field(
         default_factory=list,
         max_length=MAX_PACKAGES,
-        description="Debian/Ubuntu package names, optionally =version.",
+        description="Debian/Ubuntu package names, optionally =version; a version may end in `*` "
+        "(apt's glob, e.g. `libfoo=7:*`).",
     )
     repositories: list[AptRepository] = Field(
         default_factory=list,
@@ -196,8 +199,9 @@ class Compilers(Model):
 class Conda(Model):
     """A Miniconda or Miniforge installation providing Python."""
 
-    distribution: Literal["miniconda", "miniforge"] = Field(
-        "miniconda", description="Which installer to use."
+    distribution: Literal["miniconda", "miniforge", "anaconda"] = Field(
+        "miniconda", description="Which installer to use (anaconda: the full Anaconda "
+        "distribution, a much larger download)."
     )
     installer_version: Annotated[str, Word, AfterValidator(grammar.installer_version)] | None = Field(
         None, description="Installer version (e.g. py311_24.1.2-0); default pinned by envspec."
@@ -214,7 +218,7 @@ class Conda(Model):
         description="Channels in priority order, e.g. [conda-forge].",
     )
     mirror: MirrorRef | None = Field(
-        None, description="Channel mirror: a preset name (tuna, ustc, aliyun) or a base URL."
+        None, description="Channel mirror: a preset name (tuna, ustc, aliyun, tencent) or a base URL."
     )
     environment: RelativePath | None = Field(
         None, description="An environment.yml next to env.yaml, installed before pip packages."
@@ -292,7 +296,7 @@ class Pip(Model):
         "`hashes` (a named one an `==` pin)."
     )
     mirror: MirrorRef | None = Field(
-        None, description="Index mirror: a preset name (tuna, aliyun, ustc) or a simple-index URL."
+        None, description="Index mirror: a preset name (tuna, aliyun, ustc, tencent) or a simple-index URL."
     )
     index_url: Url | None = Field(None, description="Primary index URL (overrides `mirror`).")
     extra_index_urls: list[Url] = Field(
@@ -321,8 +325,10 @@ class Torch(Model):
 class Python(Model):
     """The Python interpreter and its packages."""
 
-    version: VersionMajorMinor | None = Field(
-        None, description="major.minor, e.g. '3.10'; default: the OS's python3 (or conda's)."
+    version: PythonVersion | None = Field(
+        None, description="major.minor, e.g. '3.10'; default: the OS's python3 (or conda's). "
+        "A patch ('3.8.13') is honoured by conda only: the system provider installs whatever "
+        "patch the distribution ships, so it refuses one."
     )
     provider: Literal["system", "conda", "image"] = Field(
         "system",
@@ -364,6 +370,13 @@ class User(Model):
         1000, description="User id (match your host user); 1-99, 65534 and 65535 are reserved."
     )
     gid: UserId = Field(1000, description="Group id; the same ids are reserved.")
+    sudo: bool = Field(
+        False, description="Passwordless sudo for this user (the sudo package is installed)."
+    )
+    groups: list[GroupName] = Field(
+        default_factory=list, max_length=MAX_SOURCES, description="Supplementary groups "
+        "(created when the image lacks them), e.g. [video, audio]."
+    )
 
 
 class CopyItem(Model):
@@ -474,8 +487,13 @@ class Spec(Model):
     apt: Apt = Field(default_factory=Apt, description="System packages.")
     compilers: Compilers = Field(default_factory=Compilers, description="Host compilers.")
     python: Python | None = Field(None, description="Python; omit for an image without Python.")
-    env: dict[EnvName, OneLine] = Field(
-        default_factory=dict, max_length=MAX_ENV, description="ENV in the image."
+    env: dict[EnvName, EnvValue] = Field(
+        default_factory=dict,
+        max_length=MAX_ENV,
+        description="ENV in the image, set before anything is installed. Docker expands "
+        "$NAME, ${NAME}, ${NAME:-default} and ${NAME:+alternative} (e.g. "
+        "`PATH: /opt/x/bin:${PATH}`); write `$$` for a literal dollar. A name neither the base "
+        "image, envspec nor an earlier key defines is a warning.",
     )
     workdir: AbsolutePath = Field("/workspace", description="Working directory.")
     user: User | None = Field(
@@ -484,16 +502,25 @@ class Spec(Model):
     copy_files: list[CopyItem] = Field(
         default_factory=list, alias="copy", max_length=MAX_ITEMS, description="Files copied into the image."
     )
-    run: list[ShellCommand] = Field(
+    run: list[RunEntry] = Field(
         default_factory=list,
         max_length=MAX_ITEMS,
-        description="Extra shell commands run as root after everything else is installed; "
+        description="Extra shell commands, run as root; a plain string runs in the `final` "
+        "phase, after everything else is installed. The commands of one phase share one RUN; "
         "each item is one complete command (quotes closed, no trailing `\\` or `&&`).",
     )
     entrypoint: list[OneLine] | None = Field(
         None, max_length=MAX_ITEMS, description="Exec-form ENTRYPOINT."
     )
     cmd: list[OneLine] | None = Field(None, max_length=MAX_ITEMS, description="Exec-form CMD.")
+    expose: list[ExposePort] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Ports the image documents "
+        "(EXPOSE), e.g. ['8888', '6006/udp']; publishing them is `runtime.ports`' job."
+    )
+    volumes: list[AbsolutePath] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Mount points (VOLUME), "
+        "declared last so that no later build step writes into them."
+    )
     labels: dict[Annotated[str, Word, AfterValidator(grammar.label_key)], OneLine] = Field(
         default_factory=dict, max_length=MAX_ITEMS, description="Extra image labels."
     )
@@ -502,3 +529,4 @@ class Spec(Model):
     smoke: Smoke = Field(default_factory=Smoke, description="Smoke tests.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+

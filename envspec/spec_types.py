@@ -7,9 +7,19 @@ envspec.schema, each grammar's pattern.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+)
 
 from envspec import grammar
 
@@ -35,6 +45,12 @@ ShellCommand = Annotated[str, ValueLength, AfterValidator(grammar.shell_fragment
 MirrorRef = Annotated[str, UrlLength, AfterValidator(grammar.mirror_ref)]
 ImageRef = Annotated[str, StringConstraints(max_length=255), AfterValidator(grammar.image_reference)]
 VersionMajorMinor = Annotated[str, Word, AfterValidator(grammar.major_minor)]
+PythonVersion = Annotated[str, Word, AfterValidator(grammar.python_version)]
+EnvValue = Annotated[str, ValueLength, AfterValidator(grammar.env_value)]
+GroupName = Annotated[str, StringConstraints(max_length=grammar.MAX_USER_NAME),
+                      AfterValidator(grammar.group_name)]
+KeyUrl = Annotated[str, UrlLength, AfterValidator(grammar.key_url)]
+ExposePort = Annotated[str, Word, AfterValidator(grammar.expose_port)]
 AptWord = Annotated[str, Word, AfterValidator(grammar.apt_word)]
 UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
 
@@ -76,3 +92,44 @@ def _gpu_selection(value: object) -> object:
 
 
 GpuChoice = Annotated[GpuSelection, BeforeValidator(_gpu_selection)]
+
+
+class Model(BaseModel):
+    """Strict base: unknown keys are errors (typos must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+RunPhase = Literal["before_apt", "after_apt", "after_python", "after_sources", "final"]
+
+
+class RunStep(Model):
+    """A shell command run as root at a named point of the build."""
+
+    phase: RunPhase = Field(
+        "final",
+        description="before_apt: before `apt-get update` (e.g. to repair a rotated signing key); "
+        "after_apt: after the system packages; after_python: after Python and its packages; "
+        "after_sources: after source builds (reserved for them; today the same point as "
+        "`final` but before it); final: after everything, including `copy`.",
+    )
+    command: ShellCommand = Field(
+        description="Shell command: one complete command (quotes closed, no trailing `\\` or "
+        "`&&`)."
+    )
+
+
+def _run_entry_kind(value: object) -> str:
+    # Tags in brackets: the loader leaves them out of the key path it reports.
+    return "[command]" if isinstance(value, str) else "[step]"
+
+
+RunEntry = Annotated[
+    Annotated[ShellCommand, Tag("[command]")] | Annotated[RunStep, Tag("[step]")],
+    Discriminator(_run_entry_kind),
+]
+
+
+def run_steps(run: Sequence[str | RunStep]) -> tuple[RunStep, ...]:
+    """`run:` entries, each with its phase (a plain string runs in `final`)."""
+    return tuple(RunStep(command=step) if isinstance(step, str) else step for step in run)

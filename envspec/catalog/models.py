@@ -27,7 +27,7 @@ Family = Literal["ubuntu", "debian"]
 SourcesLayout = Literal["classic", "deb822"]
 IndexStyle = Literal["find-links", "extra-index", "index"]
 Confidence = Literal["uncertain", "third-party", "conflicting", "unknown"]
-CondaDistribution = Literal["miniconda", "miniforge"]
+CondaDistribution = Literal["miniconda", "miniforge", "anaconda"]
 MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda",
                     "cuda"]
 
@@ -282,6 +282,7 @@ class CondaInstaller(Row):
     version: str
     url: HttpsUrl  # with {version} and {arch} placeholders
     python: Version
+    mirror_folder: str | None = None  # where Anaconda mirrors keep these installers
 
     @model_validator(mode="after")
     def _has_placeholders(self) -> CondaInstaller:
@@ -391,6 +392,17 @@ class SystemUsersFile(Row):
 # framework_models builds on Row (above), so it is imported only here.
 from envspec.catalog.framework_models import FrameworkImagesFile  # noqa: E402
 
+EnvName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
+
+
+class BaseEnvFile(Row):
+    """Variables base images define, by kind of image (see base_env.yaml's header)."""
+
+    every_image: Items[EnvName]
+    cuda_images: Items[EnvName]
+    cuda_devel: Items[EnvName]
+
+
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
     "cuda_drivers.yaml": CudaDriversFile,
@@ -404,4 +416,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "cuda_apt.yaml": CudaAptFile,
     "system_users.yaml": SystemUsersFile,
     "framework_images.yaml": FrameworkImagesFile,
+    "base_env.yaml": BaseEnvFile,
 }

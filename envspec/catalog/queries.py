@@ -11,6 +11,7 @@ from types import MappingProxyType
 from envspec.catalog.cuda_images import expand_images
 from envspec.catalog.loading import Documents, load_documents, validate_all
 from envspec.catalog.models import (
+    BaseEnvFile,
     CondaDistribution,
     CondaFile,
     CondaInstaller,
@@ -58,6 +59,7 @@ class Catalog:
         self._conda = docs[CondaFile].installers
         self._cuda_apt = docs[CudaAptFile]
         self._system_users = docs[SystemUsersFile]
+        self._base_env = docs[BaseEnvFile]
 
     # CUDA images
     def cuda_images(self) -> tuple[CudaImage, ...]:
@@ -184,6 +186,14 @@ class Catalog:
 
     def conda_installer(self, distribution: CondaDistribution) -> CondaInstaller:
         return self._conda[distribution]
+
+    def base_env(self, *, cuda: bool, devel: bool) -> frozenset[str]:
+        """Variables the base image defines: every image's, plus nvidia/cuda's (and devel's)."""
+        known = self._base_env
+        names = {*known.every_image}
+        if cuda:
+            names |= {*known.cuda_images, *(known.cuda_devel if devel else ())}
+        return frozenset(names)
 
     def import_names(self) -> Mapping[str, str | None]:
         """Distribution name → module the smoke test imports (None: nothing to import)."""

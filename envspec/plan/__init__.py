@@ -5,12 +5,13 @@ decide every command, flag and path as typed instructions (`steps.py`); the temp
 them out. Docker reuses a cached layer only while every layer before it is unchanged, so steps
 go from least to most likely to change:
 
-  base → env → CA certificates → apt mirror → CUDA (when installed from NVIDIA's apt repository)
-  → apt (one layer) → compilers → user → Python/conda runtime → dependency manifests
-  (environment.yml, constraints, requirements) → torch → pip packages from the spec (the plain
-  ones in one layer, then each one with options or a local file in a layer of its own, in spec
-  order: a build may need the one before it) → user files → run steps → CA clean-up → runtime
-  settings → labels
+  base → env → CA certificates → apt mirror → [run: before_apt] → CUDA (when installed from
+  NVIDIA's apt repository) → apt (one layer) → [run: after_apt] → compilers → user →
+  Python/conda runtime → dependency manifests (environment.yml, constraints, requirements) →
+  torch → pip packages from the spec (the plain ones in one layer, then each one with options or
+  a local file in a layer of its own, in spec order: a build may need the one before it) →
+  [run: after_python] → user files → [run: after_sources] → [run: final] → CA clean-up →
+  runtime settings (WORKDIR, USER, ENTRYPOINT, CMD, EXPOSE, VOLUME) → labels
 
 Consequences users can rely on: editing the spec's pip list rebuilds only the pip layer and
 what follows it; editing code copied with `copy:` never reinstalls packages; labels (which
@@ -31,10 +32,17 @@ from envspec.resolve.model import Resolved
 __all__ = ["BuildPlan", "CacheMounts", "ContextFile", "Step", "make_plan"]
 
 # The layer order, least to most likely to change (see above); each builder adds 0+ steps.
+# The spec's `run:` phases sit at their named points: before_apt before any `apt-get update`
+# (CUDA's repository step runs one too; after the mirror rewrite, so a step sees the sources
+# apt will use), after_apt (after the system packages), after_python
+# (after the spec's pip packages), after_sources (reserved for source builds, which will come
+# right before it), final (after `copy`).
 _LAYERS: tuple[Callable[[Resolved, Context], list[Step]], ...] = (
-    system.env, system.ca_certificates, system.apt_mirror, cuda.cuda_apt, system.apt,
-    system.compilers, system.user, python.python_runtime, python.manifests, python.torch, python.pip,
-    python.pip_packages, image.copy, image.run_steps, system.ca_cleanup, image.runtime, image.labels,
+    system.env, system.ca_certificates, system.apt_mirror, image.run_phase("before_apt"),
+    cuda.cuda_apt, system.apt, image.run_phase("after_apt"), system.compilers, system.user,
+    python.python_runtime, python.manifests, python.torch, python.pip, python.pip_packages,
+    image.run_phase("after_python"), image.copy, image.run_phase("after_sources"),
+    image.run_phase("final"), system.ca_cleanup, image.runtime, image.labels,
 )
 
 

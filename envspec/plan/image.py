@@ -3,6 +3,8 @@ steps, the runtime settings, and the labels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from envspec import __version__
 from envspec.plan.steps import (
     Cmd,
@@ -10,15 +12,18 @@ from envspec.plan.steps import (
     ContextFile,
     Copy,
     Entrypoint,
+    Expose,
     Instruction,
     Label,
     Step,
     User,
+    Volume,
     Workdir,
     run,
 )
-from envspec.plan.system import ROOT, user_id
+from envspec.plan.system import ROOT, run_as, user_id
 from envspec.resolve.model import Resolved
+from envspec.spec_types import RunPhase, run_steps
 
 
 def copy(r: Resolved, ctx: Context) -> list[Step]:
@@ -32,24 +37,49 @@ def copy(r: Resolved, ctx: Context) -> list[Step]:
     return [Step("copy", "your files", tuple(copies))]
 
 
-def run_steps(r: Resolved, ctx: Context) -> list[Step]:
-    if not r.spec.run:
-        return []
-    as_root = (User(ROOT),) if r.spec.user is not None else ()
-    return [Step("run", "extra build steps (as root)",
-                 (*as_root, *(run(command) for command in r.spec.run)))]
+# Phases that come after the python step's `USER`: their RUN switches back to root.
+_AFTER_USER_SWITCH = ("after_python", "after_sources", "final")
+StepBuilder = Callable[[Resolved, Context], list[Step]]
+
+
+def run_phase(phase: RunPhase) -> StepBuilder:
+    """The builder of one `run:` phase: its commands joined in one RUN layer, as root."""
+
+    def build(r: Resolved, ctx: Context) -> list[Step]:
+        commands = [step.command for step in run_steps(r.spec.run) if step.phase == phase]
+        if not commands:
+            return []
+        as_root = (User(ROOT),) if _switches_to_root(r, phase) else ()
+        title = "extra build steps (as root)" if phase == "final" else f"build steps {phase} (as root)"
+        return [Step("run", title, (*as_root, run(*commands)))]
+
+    build.__name__ = f"run_{phase}"
+    return build
+
+
+def _switches_to_root(r: Resolved, phase: RunPhase) -> bool:
+    """Whether this phase's RUN needs `USER root`: it comes after the python step's USER, and
+    no earlier such phase already switched (nothing between them changes the user)."""
+    if r.spec.user is None or phase not in _AFTER_USER_SWITCH:
+        return False
+    earlier = _AFTER_USER_SWITCH[:_AFTER_USER_SWITCH.index(phase)]
+    return not any(step.phase in earlier for step in run_steps(r.spec.run))
 
 
 def runtime(r: Resolved, ctx: Context) -> list[Step]:
     spec = r.spec
     settings: list[Instruction] = [Workdir(spec.workdir)]
-    who = user_id(r)
+    who = run_as(r)
     if who:
         settings.append(User(who))
     if spec.entrypoint:
         settings.append(Entrypoint(tuple(spec.entrypoint)))
     if spec.cmd:
         settings.append(Cmd(tuple(spec.cmd)))
+    if spec.expose:
+        settings.append(Expose(tuple(spec.expose)))
+    if spec.volumes:  # after every RUN: Docker discards what later steps write into a volume
+        settings.append(Volume(tuple(spec.volumes)))
     return [Step("runtime", "runtime", tuple(settings))]
 
 

@@ -35,6 +35,7 @@ class PackageManager(Protocol):
 _SOURCES = "/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources"
 _KEYRINGS = "/etc/apt/keyrings"
 _INSTALL = "apt-get install -y --no-install-recommends"
+_ARMORED = "'BEGIN PGP PUBLIC KEY BLOCK'"  # the armor header line of an exported public key
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,17 @@ class Apt:
         return sh("apt-get update")
 
     def add_repository(self, repo: AptRepo) -> tuple[Command, ...]:
-        """The repository's signing key in its own keyring, and a source line that trusts only it."""
-        keyring = f"{_KEYRINGS}/{repo.name}.asc"
-        line = f"deb [signed-by={keyring}] {repo.uri} {repo.suite} {' '.join(repo.components)}"
-        return (sh(f"curl -fsSL {shlex.quote(repo.key_url)} -o {keyring}"),
-                sh(f"echo {shlex.quote(line)} > /etc/apt/sources.list.d/{repo.name}.list"))
+        """The repository's signing key in its own keyring, and a source line that trusts only it.
+
+        Keys come armored or binary; apt reads a `.asc` keyring as armored and a `.gpg` one as
+        binary, so the downloaded bytes pick the extension (no gnupg needed in the image)."""
+        key = f"{_KEYRINGS}/{repo.name}"
+        # In double quotes for $ext: the URI, suite and components are validated, `$`-free words.
+        line = f"deb [signed-by={key}.$ext] {repo.uri} {repo.suite} {' '.join(repo.components)}"
+        return (sh(f"curl -fsSL {shlex.quote(repo.key_url)} -o {key}.key"),
+                sh(f"if grep -q {_ARMORED} {key}.key; then ext=asc; else ext=gpg; fi"),
+                sh(f'mv {key}.key "{key}.$ext"'),
+                sh(f'echo "{line}" > /etc/apt/sources.list.d/{repo.name}.list'))
 
     def use_mirror(self, mirror: str, security_mirror: str | None = None) -> Run:
         """Rewrites classic sources.list and deb822 *.sources files alike, then fails the build

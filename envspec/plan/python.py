@@ -19,7 +19,7 @@ from envspec.plan.steps import (
     run,
     sh,
 )
-from envspec.plan.system import user_id
+from envspec.plan.system import run_as
 from envspec.resolve.model import PipInstall, Resolved, ResolvedConda, ResolvedPython
 
 MANIFEST_DIR = "/tmp/envspec"  # dependency manifests are copied here, alone, before install
@@ -44,7 +44,7 @@ def python_runtime(r: Resolved, ctx: Context) -> list[Step]:
         # step switches to the user), and no venv or second interpreter is made.
         return [Step("python_image", f"Python {py.version}: the image's own {py.interpreter}",
                      tuple(setup))] if setup else []
-    who = user_id(r)
+    who = run_as(r)
     if who:
         setup.append(User(who))
     if py.conda is not None:

@@ -41,8 +41,9 @@ class Copy:
 @dataclass(frozen=True)
 class Env:
     pairs: Mapping[str, str]
-    # Written as is so that Docker expands them (PATH=/opt/venv/bin:$PATH); only for values the
-    # plan builds from validated paths. Otherwise values are quoted and `$` escaped.
+    # With `expand`, values are in the spec's env syntax (grammar.env_value): Docker expands
+    # $NAME/${NAME…} references (PATH=/opt/venv/bin:$PATH) and `$$` is a literal dollar.
+    # Without it, every `$` is literal. Quotes and backslashes are escaped either way.
     expand: bool = False
     kind: ClassVar[str] = "env"
 
@@ -77,7 +78,19 @@ class Cmd:
     kind: ClassVar[str] = "cmd"
 
 
-Instruction: TypeAlias = Run | Copy | Env | Label | User | Workdir | Entrypoint | Cmd
+@dataclass(frozen=True)
+class Expose:
+    ports: tuple[str, ...]  # "8888", "6006/udp"
+    kind: ClassVar[str] = "expose"
+
+
+@dataclass(frozen=True)
+class Volume:
+    paths: tuple[str, ...]  # absolute, validated paths; written in exec (JSON) form
+    kind: ClassVar[str] = "volume"
+
+
+Instruction: TypeAlias = Run | Copy | Env | Label | User | Workdir | Entrypoint | Cmd | Expose | Volume
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from envspec.grammar import env_references
 from envspec.plan.packages import package_manager
 from envspec.plan.steps import Context, ContextFile, Copy, Env, Step, User, run, sh
+from envspec.resolve.env import LOCALE_ENV, PYTHON_ENV
 from envspec.resolve.model import Resolved
 
 CA_DIR = "/usr/local/share/ca-certificates/envspec"
@@ -24,13 +26,24 @@ def installs_ca_certificates(r: Resolved, cli_certs: tuple[Path, ...]) -> bool:
 
 
 def env(r: Resolved, ctx: Context) -> list[Step]:
-    pairs = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    pairs = dict(LOCALE_ENV)
     if r.python is not None:
-        pairs |= {"PYTHONUNBUFFERED": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        if not ctx.cache.pip:  # keeps pip's cache out of layers, also in the spec's run steps
-            pairs["PIP_NO_CACHE_DIR"] = "1"
+        pairs |= PYTHON_ENV
+        if ctx.cache.pip:  # without the mount, keeps pip's cache out of layers (run steps too)
+            del pairs["PIP_NO_CACHE_DIR"]
     pairs |= dict(r.env)
-    return [Step("env", "environment", (Env(pairs),))]
+    return [Step("env", "environment", tuple(Env(group, expand=True) for group in _env_groups(pairs)))]
+
+
+def _env_groups(pairs: dict[str, str]) -> list[dict[str, str]]:
+    """Consecutive ENV instructions: Docker expands one ENV's values with the variables from
+    before it, so a value referring to a key of the same group starts the next group."""
+    groups: list[dict[str, str]] = [{}]
+    for key, value in pairs.items():
+        if any(name in groups[-1] for name in env_references(value)):
+            groups.append({})
+        groups[-1][key] = value
+    return groups
 
 
 def ca_certificates(r: Resolved, ctx: Context) -> list[Step]:
@@ -88,15 +101,29 @@ def user(r: Resolved, ctx: Context) -> list[Step]:
             owned.append(r.python.conda.base_prefix)
     paths = " ".join(shlex.quote(path) for path in owned)
     name = shlex.quote(u.name)
+    groups = [f"if ! getent group {g} >/dev/null; then groupadd {g}; fi" for g in u.groups]
+    member_of = f" --groups {','.join(u.groups)}" if u.groups else ""
     return [Step("user", f"non-root user {u.name}", (run(
         # Frees the uid first: ubuntu24.04 images ship a user `ubuntu` with uid 1000.
         f"if getent passwd {u.uid} >/dev/null; then userdel --remove "
         f'"$(getent passwd {u.uid} | cut -d: -f1)" 2>/dev/null || true; fi',
         f"if ! getent group {u.gid} >/dev/null; then groupadd --gid {u.gid} {name}; fi",
-        f"useradd --no-log-init --create-home --uid {u.uid} --gid {u.gid} --shell /bin/bash {name}",
+        *groups,
+        f"useradd --no-log-init --create-home --uid {u.uid} --gid {u.gid}{member_of} "
+        f"--shell /bin/bash {name}",
+        *_sudoers(u.name, u.sudo),
         f"mkdir -p {paths}",
         f"chown {u.uid}:{u.gid} {paths}",
     ),))]
+
+
+def _sudoers(name: str, sudo: bool) -> tuple[str, ...]:
+    """Passwordless sudo in a drop-in file (0440, as sudo requires; the resolver adds the
+    sudo package)."""
+    if not sudo:
+        return ()
+    rule = shlex.quote(f"{name} ALL=(ALL) NOPASSWD:ALL")
+    return (f"echo {rule} > /etc/sudoers.d/{name}", f"chmod 0440 /etc/sudoers.d/{name}")
 
 
 def ca_cleanup(r: Resolved, ctx: Context) -> list[Step]:
@@ -109,6 +136,16 @@ def ca_cleanup(r: Resolved, ctx: Context) -> list[Step]:
 
 
 def user_id(r: Resolved) -> str | None:
-    """USER by number: runtimes that enforce non-root (Kubernetes' runAsNonRoot) can check it."""
+    """uid:gid, by number (for COPY --chown)."""
     u = r.spec.user
     return f"{u.uid}:{u.gid}" if u else None
+
+
+def run_as(r: Resolved) -> str | None:
+    """USER by number: runtimes that enforce non-root (Kubernetes' runAsNonRoot) can check it.
+    The uid alone when the user has supplementary groups: given `uid:gid`, Docker sets exactly
+    that group and skips the user's groups in /etc/group."""
+    u = r.spec.user
+    if u is None:
+        return None
+    return str(u.uid) if u.groups else f"{u.uid}:{u.gid}"

@@ -10,6 +10,7 @@ from envspec.errors import SpecError
 from envspec.loader import LoadedSpec
 from envspec.resolve.apt import ppas_in, resolve_apt
 from envspec.resolve.base import resolve_base
+from envspec.resolve.env import check_env_references
 from envspec.resolve.files import check_referenced_files
 from envspec.resolve.ignored import check_ignored_settings
 from envspec.resolve.inputs import (
@@ -21,6 +22,8 @@ from envspec.resolve.inputs import (
 from envspec.resolve.model import Collector, Resolved, ResolvedPython
 from envspec.resolve.python import resolve_python
 from envspec.resolve.toolchain import resolve_gcc
+from envspec.spec import User
+from envspec.spec_types import run_steps
 
 __all__ = ["ResolveInputs", "Resolved", "resolve", "spec_sha256"]
 
@@ -53,9 +56,11 @@ def resolve(
     if spec.python is not None:
         python, apt_for_python, ppas_for_python = resolve_python(
             spec.python, base, catalog, user_ppas, out)
-    extra = [*apt_for_python, *_gcc_packages(gcc), *_ca_packages(spec.build.ca_certificates)]
+    extra = [*apt_for_python, *_gcc_packages(gcc), *_ca_packages(spec.build.ca_certificates),
+             *_sudo_packages(spec.user)]
     apt = resolve_apt(spec.apt, base.distro, extra, ppas_for_python, catalog, out)
-    _check_devel_needed(base.flavor, spec.env, spec.run, out)
+    check_env_references(spec.env, base, spec.python is not None, catalog, out)
+    _check_devel_needed(base.flavor, spec.env, [step.command for step in run_steps(spec.run)], out)
     check_referenced_files(spec, loaded.path.parent, out)
     check_ignored_settings(spec, base, out)
     if out.failed:
@@ -72,6 +77,10 @@ def resolve(
 
 def _gcc_packages(gcc: int | None) -> tuple[str, ...]:
     return (f"gcc-{gcc}", f"g++-{gcc}") if gcc is not None else ()
+
+
+def _sudo_packages(user: User | None) -> tuple[str, ...]:
+    return ("sudo",) if user is not None and user.sudo else ()
 
 
 def _ca_packages(certificates: list[str]) -> tuple[str, ...]:

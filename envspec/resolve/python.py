@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envspec.catalog import Catalog, Distro
+from envspec.catalog import Catalog, CondaInstaller, Distro, major_minor
 from envspec.resolve.framework import image_python, refuse_second_interpreter
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import (
@@ -40,7 +40,7 @@ def resolve_python(
     else:
         version, apt, needed_ppas = _system(python, base.distro, ppas, out)
         interpreter, prefix, conda = f"/usr/bin/python{version}", python.venv, None
-    torch, installs, names = resolve_pip_packages(python, version, base, catalog, out)
+    torch, installs, names = resolve_pip_packages(python, major_minor(version), base, catalog, out)
     resolved = ResolvedPython(
         provider=python.provider, version=version, interpreter=interpreter, prefix=prefix,
         conda=conda, pip_conf=_pip_conf(python.pip, catalog, out), torch=torch,
@@ -64,6 +64,12 @@ def _system(
 ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     version = python.version or distro.default_python
     source: Source = "spec" if python.version else "default"
+    if version != major_minor(version):
+        out.error("python.version-patch", f"the system provider cannot pin Python {version}: "
+                  f"{distro.id} ships one patch release of each Python it has",
+                  ("python", "version"), f"write `{major_minor(version)}`, or use "
+                  "`provider: conda`, which installs that exact patch")
+        return version, (), ()
     if version == distro.default_python:
         out.decide("python.version", version, source, f"{distro.id}'s own python3")
         return version, ("python3", "python3-venv"), ()
@@ -97,7 +103,7 @@ def _conda(
     version = python.version or defaults.python
     out.decide("python.version", version, "spec" if python.version else "default",
                f"installed into the conda env {CONDA_ENV}")
-    installer = _installer_url(settings, defaults.version, defaults.url, catalog, out)
+    installer = _installer_url(settings, defaults, catalog, out)
     conda = ResolvedConda(
         installer_url=installer,
         installer_sha256=settings.installer_sha256,
@@ -141,18 +147,18 @@ def _interpreter_known(python: Python, base: ResolvedBase) -> bool:
 
 
 def _installer_url(
-    settings: Conda, default_version: str, template: str, catalog: Catalog, out: Collector
+    settings: Conda, defaults: CondaInstaller, catalog: Catalog, out: Collector
 ) -> str:
     if settings.installer_url:
         out.decide("python.conda.installer", settings.installer_url, "spec", "explicit URL")
         return settings.installer_url
-    version = settings.installer_version or default_version
-    url = template.format(version=version, arch="$(uname -m)")
-    if settings.mirror and settings.distribution == "miniconda":
-        # Anaconda mirrors carry the Miniconda installers beside the channels.
+    version = settings.installer_version or defaults.version
+    url = defaults.url.format(version=version, arch="$(uname -m)")
+    if settings.mirror and defaults.mirror_folder:
+        # Anaconda mirrors carry the Miniconda and Anaconda installers beside the channels.
         mirror = mirror_url(settings.mirror, "conda", catalog, out, ("python", "conda", "mirror"))
         if mirror:
-            url = f"{mirror}/miniconda/" + url.rsplit("/", 1)[1]
+            url = f"{mirror}/{defaults.mirror_folder}/" + url.rsplit("/", 1)[1]
     source: Source = "spec" if settings.installer_version else "default"
     out.decide("python.conda.installer", url, source,
                f"{settings.distribution} {version}, pinned so rebuilds get the same conda")

@@ -19,7 +19,8 @@ EDGE_VALUES = {
     "TRAILING_BACKSLASH": "C:\\tools\\",
     "ONLY_BACKSLASH": "\\",
     "QUOTES": "say \"hi\" and 'bye'",
-    "DOLLAR": "$HOME ${PATH} $(id) `id`",
+    # `$$` is env's literal dollar (issue 10 item 3): the image holds "$HOME ${PATH} $(id) `id`"
+    "DOLLAR": "$$HOME $${PATH} $$(id) `id`",
     "SPACES": "  two  spaces  ",
     "UNICODE": "héllo wörld ✓",
     "HASH": "# not a comment",
@@ -44,5 +45,6 @@ def test_edge_values_reach_the_image_exactly(
     names = " ".join(f'"${name}"' for name in EDGE_VALUES)
     out = run_in(docker_client, image, f"printf '[%s]\\n' {names}; pwd; id -un; cat /opt/quoted.txt")
     lines = out.splitlines()
-    assert lines[: len(EDGE_VALUES)] == [f"[{value}]" for value in EDGE_VALUES.values()]
+    literal = [value.replace("$$", "$") for value in EDGE_VALUES.values()]
+    assert lines[: len(EDGE_VALUES)] == [f"[{value}]" for value in literal]
     assert lines[len(EDGE_VALUES):] == ["/work/space", "dev", "it's", "a\\b"]

@@ -75,6 +75,26 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
      "spec.value-error", 5, 3, "need `provider: conda`"),
     ("repo-without-key", HEAD + "apt:\n  repositories:\n    - url: https://example.org/debian\n",
      "spec.value-error", 6, 7, "key_url"),
+    # --- issue 10: env references, run phases, user, metadata, patch versions ---
+    ("env-command-substitution", HEAD + "env:\n  A: '$(id)'\n", "spec.value-error", 5, 6,
+     "not a variable reference"),
+    ("env-lone-dollar", HEAD + "env:\n  A: 'costs 5$'\n", "spec.value-error", 5, 6, "`$$`"),
+    ("env-unsupported-expansion", HEAD + "env:\n  A: '${B:?unset}'\n", "spec.value-error", 5, 6,
+     "not a variable reference"),
+    ("run-unknown-phase", HEAD + "run:\n  - {phase: before_pip, command: x}\n", "spec.literal-error",
+     5, 13, "before_apt"),
+    ("run-phase-newline", HEAD + 'run:\n  - {phase: final, command: "a\\nFROM evil"}\n',
+     "spec.value-error", 5, 29, "single line"),
+    ("inject-group", HEAD + "user:\n  groups: ['video;id']\n", "spec.value-error", 5, 12, "group name"),
+    ("expose-range", HEAD + "expose: ['8000-8010']\n", "spec.value-error", 4, 10, "container port"),
+    ("expose-zero", HEAD + "expose: ['0/tcp']\n", "spec.value-error", 4, 10, "outside 1-65535"),
+    ("volume-relative", HEAD + "volumes: [data]\n", "spec.value-error", 4, 11, "absolute path"),
+    ("inject-key-url", HEAD + "apt:\n  repositories:\n    - url: https://example.org/debian\n"
+     "      key_url: 'https://k/x?a=1&b=$(id)'\n", "spec.value-error", 7, 16, "not allowed in a URL"),
+    ("apt-glob-not-a-version", HEAD + "apt:\n  packages: ['vim*']\n", "spec.value-error", 5, 14,
+     "Debian package name"),
+    ("python-patch-system", "name: demo\nbase:\n  os: debian12\npython:\n  version: '3.11.2'\n",
+     "python.version-patch", 5, 12, "cannot pin Python 3.11.2"),
 ]
 
 

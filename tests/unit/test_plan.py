@@ -77,10 +77,14 @@ def test_apt_adds_repositories_with_their_own_keyring_before_the_install() -> No
                          "apt-get install -y --no-install-recommends ca-certificates curl",
                          "install -d -m 0755 /etc/apt/keyrings"]
     # Values from the resolved spec reach the shell quoted.
-    assert texts[3] == "curl -fsSL 'https://example.invalid/key; rm -rf /' -o /etc/apt/keyrings/ppa-x.asc"
-    assert texts[4].startswith("echo 'deb [signed-by=/etc/apt/keyrings/ppa-x.asc] "
-                               "https://example.invalid/ubuntu jammy main extra' > ")
-    assert texts[5:7] == ["apt-get update", "apt-get install -y --no-install-recommends"]
+    assert texts[3] == "curl -fsSL 'https://example.invalid/key; rm -rf /' -o /etc/apt/keyrings/ppa-x.key"
+    # An armored key becomes ppa-x.asc, a binary one ppa-x.gpg (apt reads each by extension).
+    assert texts[4] == ("if grep -q 'BEGIN PGP PUBLIC KEY BLOCK' /etc/apt/keyrings/ppa-x.key; "
+                        "then ext=asc; else ext=gpg; fi")
+    assert texts[5] == 'mv /etc/apt/keyrings/ppa-x.key "/etc/apt/keyrings/ppa-x.$ext"'
+    assert texts[6].startswith('echo "deb [signed-by=/etc/apt/keyrings/ppa-x.$ext] '
+                               'https://example.invalid/ubuntu jammy main extra" > ')
+    assert texts[7:9] == ["apt-get update", "apt-get install -y --no-install-recommends"]
 
 
 def test_commands_to_run_after_the_install_come_before_the_clean_up() -> None:
@@ -159,11 +163,11 @@ def test_pip_cache_mount_replaces_the_no_cache_flag(write_spec: Callable[[str], 
 def test_venv_path_expands_and_spec_env_values_are_escaped(
     write_spec: Callable[[str], Path]
 ) -> None:
-    resolved = _resolved(write_spec, "env:\n  FOO: 'a $HOME'\npython:\n  provider: system\n")
+    # `$$` is the spec's literal dollar (issue 10 item 3: a lone `$NAME` is now a reference).
+    resolved = _resolved(write_spec, "env:\n  FOO: 'a $$HOME'\npython:\n  provider: system\n")
     plan = make_plan(resolved)
     venv_env = _step(plan, "venv").instructions[-1]
     assert isinstance(venv_env, Env) and venv_env.expand
-    assert not any(i.expand for i in _step(plan, "env").instructions if isinstance(i, Env))
     text = render_dockerfile(plan)
     assert 'FOO="a \\$HOME"' in text and "PATH=/opt/venv/bin:$PATH" in text
 
