@@ -154,7 +154,7 @@ def expectations_for(resolved: Resolved) -> Expectations:
         packages = (*torch, *_image_torch(resolved), *listed, *py.package_names, *conda)
     thresholds = driver_thresholds(resolved.base.cuda) if resolved.base.cuda else None
     return Expectations(
-        os_id=resolved.base.distro.id,
+        os_id=resolved.base.distro.os_release,
         gcc=resolved.gcc,
         cuda=resolved.base.cuda,
         nvcc=resolved.base.flavor == "devel",

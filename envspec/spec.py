@@ -65,6 +65,10 @@ OsId = Literal[
     "debian11",
     "debian12",
     "debian13",
+    "rockylinux8",
+    "rockylinux9",
+    "ubi8",
+    "ubi9",
 ]
 
 CudnnMajor = Annotated[int, Field(ge=7, le=9)]
@@ -92,7 +96,7 @@ class Base(Model):
 
     os: OsId | None = Field(
         None,
-        description="Operating system of the image, e.g. ubuntu22.04 or debian12. "
+        description="Operating system of the image, e.g. ubuntu22.04, debian12 or rockylinux9. "
         "Required unless `image` names an image whose OS envspec cannot guess.",
     )
     cuda: CudaVersion | None = Field(
@@ -165,23 +169,26 @@ class AptRepository(Model):
 
 
 class Apt(Model):
-    """System packages, installed in one layer with --no-install-recommends."""
+    """System packages, installed in one layer by the distribution's package manager: apt
+    (Debian, Ubuntu; without recommends) or dnf (Rocky Linux, UBI; without weak dependencies)."""
 
     mirror: MirrorRef | None = Field(
         None,
         description="A named mirror preset (aliyun, tuna, ustc, tencent) or a URL that replaces the "
-        "distribution's archive in every sources file, classic or deb822.",
+        "distribution's archive in every sources file (apt: classic or deb822; dnf: the "
+        "Rocky Linux repo files; UBI has no mirrors).",
     )
     packages: list[AptPackage] = Field(
         default_factory=list,
         max_length=MAX_PACKAGES,
-        description="Debian/Ubuntu package names, optionally =version; a version may end in `*` "
-        "(apt's glob, e.g. `libfoo=7:*`).",
+        description="Package names of the distribution: Debian/Ubuntu (optionally =version; a "
+        "version may end in `*`, apt's glob, e.g. `libfoo=7:*`) or RPM names on Rocky Linux/UBI.",
     )
     repositories: list[AptRepository] = Field(
         default_factory=list,
         max_length=MAX_SOURCES,
-        description="Extra repositories or PPAs, added before install.",
+        description="Extra apt repositories or PPAs, added before install (apt distributions "
+        "only).",
     )
 
 
@@ -484,7 +491,7 @@ class Spec(Model):
         None, description="A spec this one builds on (merged key by key; lists are replaced)."
     )
     base: Base = Field(description="The base image.")
-    apt: Apt = Field(default_factory=Apt, description="System packages.")
+    apt: Apt = Field(default_factory=Apt, description="System packages (apt or dnf).")
     compilers: Compilers = Field(default_factory=Compilers, description="Host compilers.")
     python: Python | None = Field(None, description="Python; omit for an image without Python.")
     env: dict[EnvName, EnvValue] = Field(

@@ -23,6 +23,7 @@ from envspec.catalog.models import (
     IndexStyle,
     MirrorKey,
     MirrorPreset,
+    PackageManagerName,
     Ppa,
     SourcesLayout,
     TorchRelease,
@@ -43,7 +44,8 @@ from envspec.catalog.records import (
 __all__ = [
     "DATA_FILES", "FAST_LOADER", "FLAVORS", "TAG_STATUSES", "TORCH_INDEX", "Catalog",
     "CatalogDataError", "CondaInstaller", "CudaImage", "Distro", "DriverRequirement", "Family",
-    "Flavor", "GccLimit", "IndexStyle", "MirrorKey", "MirrorPreset", "Ppa", "SourcesLayout", "TagStatus",
+    "Flavor", "GccLimit", "IndexStyle", "MirrorKey", "MirrorPreset", "PackageManagerName",
+    "Ppa", "SourcesLayout", "TagStatus",
     "TorchRelease", "dump_cuda_images", "load_catalog", "major_minor", "parse_cuda_images",
     "parse_tag", "version_key",
 ]

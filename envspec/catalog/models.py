@@ -23,13 +23,15 @@ from envspec.catalog.records import FLAVORS, Flavor, TagStatus, is_dotted_versio
 T = TypeVar("T")
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
-Family = Literal["ubuntu", "debian"]
-SourcesLayout = Literal["classic", "deb822"]
+Family = Literal["ubuntu", "debian", "rocky", "ubi"]
+PackageManagerName = Literal["apt", "dnf"]
+SourcesLayout = Literal["classic", "deb822", "yum-repos"]
 IndexStyle = Literal["find-links", "extra-index", "index"]
 Confidence = Literal["uncertain", "third-party", "conflicting", "unknown"]
 CondaDistribution = Literal["miniconda", "miniforge", "anaconda"]
-MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "pypi", "conda",
-                    "cuda"]
+# "ubi" is a family name too, but no public UBI mirror exists: no preset may have one.
+MirrorKey = Literal["ubuntu", "ubuntu-ports", "debian", "debian-security", "rocky", "ubi", "pypi",
+                    "conda", "cuda"]
 
 
 def _matching(pattern: str, what: str) -> AfterValidator:
@@ -60,6 +62,8 @@ Date = Annotated[str, _matching(r"\d{4}-\d{2}-\d{2}", "a YYYY-MM-DD date")]
 DriverVersion = Annotated[str, _matching(r"\d+(\.\d+)*", "a driver version like 535.104.05")]
 DriverBranch = Annotated[str, _matching(r"R\d+", "a driver branch like R580")]
 UbuntuId = Annotated[str, _matching(r"ubuntu\d+\.\d+", "an Ubuntu id like ubuntu22.04")]
+CudaOsId = Annotated[str, _matching(r"ubuntu\d+\.\d+|rockylinux\d+|ubi\d+",
+                                    "an OS id like ubuntu22.04, rockylinux9 or ubi9")]
 TorchVariant = Annotated[str, _matching(r"cu\d+", "a wheel variant like cu121")]
 HttpsUrl = Annotated[str, _matching(r"https://[^\s'\"]+", "an https:// URL")]
 ModuleName = Annotated[str, _matching(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", "a Python module path")]
@@ -102,10 +106,10 @@ class Sourced(Row):
 
 
 class CudaImageRow(Row):
-    """One CUDA version x Ubuntu release x status x date; `variants` expand to tags."""
+    """One CUDA version x OS release x status x date; `variants` expand to tags."""
 
     cuda: Version
-    os: UbuntuId
+    os: CudaOsId
     status: TagStatus
     last_seen: Date
     deleted_on: Date | None = None
@@ -209,6 +213,39 @@ class Distro(Sourced):
     deadsnakes_python: Items[Version] = ()
     pep668: bool
     eol: Date | None = None
+    # The fields below only RPM distributions set; the defaults are Debian's conventions.
+    package_manager: PackageManagerName = "apt"
+    # How a GCC other than the default is packaged ({major} filled in) and the folder its
+    # gcc/g++ live in (None: /usr/bin with a -N suffix, as on Debian).
+    gcc_package_names: Items[str] = ("gcc-{major}", "g++-{major}")
+    gcc_bin_dir: str | None = None
+    default_gcc_package_names: Items[str] = ()  # the default GCC, where not in gcc_packages
+    # Package names per Python version where not python3.X + python3.X-venv.
+    python_package_names: dict[Version, Items[str]] = {}
+    user_packages: Items[str] = ()  # what useradd/groupadd need, if the image may lack it
+    public_mirrors: bool = True  # False: no mirror of its archive exists (UBI)
+    os_release_id: str | None = None  # ID= in /etc/os-release where not the id's letters
+
+    def gcc_packages_for(self, major: int) -> tuple[str, ...]:
+        if major == self.default_gcc and self.default_gcc_package_names:
+            return self.default_gcc_package_names
+        return tuple(name.format(major=major) for name in self.gcc_package_names)
+
+    def gcc_bin_dir_for(self, major: int) -> str | None:
+        """Where a GCC installed apart from the default keeps gcc/g++ (None: /usr/bin, -N)."""
+        if self.gcc_bin_dir is None or major == self.default_gcc:
+            return None
+        return self.gcc_bin_dir.format(major=major)
+
+    def python_packages_for(self, version: str) -> tuple[str, ...]:
+        default = ("python3", "python3-venv") if version == self.default_python else (
+            f"python{version}", f"python{version}-venv")
+        return self.python_package_names.get(version, default)
+
+    @property
+    def os_release(self) -> str:
+        """What the image's /etc/os-release says: "rocky9" for rockylinux9, "rhel9" for ubi9."""
+        return f"{self.os_release_id}{self.version}" if self.os_release_id else self.id
 
 
 class DistrosFile(Row):
@@ -389,9 +426,6 @@ class SystemUsersFile(Row):
     reserved_ids: ReservedIds
 
 
-# framework_models builds on Row (above), so it is imported only here.
-from envspec.catalog.framework_models import FrameworkImagesFile  # noqa: E402
-
 EnvName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 
 
@@ -402,6 +436,9 @@ class BaseEnvFile(Row):
     cuda_images: Items[EnvName]
     cuda_devel: Items[EnvName]
 
+
+# framework_models builds on Row (above), so it is imported only here.
+from envspec.catalog.framework_models import FrameworkImagesFile  # noqa: E402
 
 DATA_FILES: dict[str, type[Row]] = {
     "cuda_images.yaml": CudaImagesFile,
@@ -415,6 +452,6 @@ DATA_FILES: dict[str, type[Row]] = {
     "conda.yaml": CondaFile,
     "cuda_apt.yaml": CudaAptFile,
     "system_users.yaml": SystemUsersFile,
-    "framework_images.yaml": FrameworkImagesFile,
     "base_env.yaml": BaseEnvFile,
+    "framework_images.yaml": FrameworkImagesFile,
 }

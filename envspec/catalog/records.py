@@ -20,7 +20,7 @@ TAG_STATUSES: tuple[TagStatus, ...] = get_args(TagStatus)
 _VERSION_RE = re.compile(r"^\d+(\.\d+)+$")
 _TAG_RE = re.compile(
     r"^(?:nvidia/cuda:)?(?P<cuda>\d+\.\d+(?:\.\d+)?)-(?:(?P<cudnn>cudnn\d*)-)?"
-    r"(?P<flavor>base|runtime|devel)-(?P<os>ubuntu\d+\.\d+)$"
+    r"(?P<flavor>base|runtime|devel)-(?P<os>ubuntu\d+\.\d+|rockylinux\d+|ubi\d+)$"
 )
 
 
@@ -41,7 +41,7 @@ def major_minor(v: str) -> str:
 
 
 def parse_tag(tag: str) -> tuple[str, str | None, Flavor, str] | None:
-    """Split an Ubuntu `nvidia/cuda` tag into (cuda, cudnn, flavor, os); None if it is not one."""
+    """Split an `nvidia/cuda` tag into (cuda, cudnn, flavor, os); None if it is not one."""
     match = _TAG_RE.match(tag)
     if not match:
         return None
@@ -50,7 +50,7 @@ def parse_tag(tag: str) -> tuple[str, str | None, Flavor, str] | None:
 
 @dataclass(frozen=True)
 class CudaImage:
-    """One `nvidia/cuda` Ubuntu tag and what is known about it."""
+    """One `nvidia/cuda` tag (Ubuntu, Rocky Linux or UBI) and what is known about it."""
 
     cuda: str
     flavor: Flavor

@@ -53,6 +53,7 @@ class BuildPlan:
     spec_name: str
     spec_file: str
     base_image: str
+    build_args: tuple[str, ...] = ()  # ARG name=value lines right after FROM
 
 
 def make_plan(
@@ -61,8 +62,9 @@ def make_plan(
     cache = cache_mounts(resolved) if buildkit else CacheMounts()
     ctx = Context(certs=extra_ca_certs, cache=cache)
     steps = tuple(step for layer in _LAYERS for step in layer(resolved, ctx))
+    args = package_manager(resolved.base.distro.family).build_args()
     return BuildPlan(steps, ctx.files, resolved.spec.name, resolved.spec_path.name,
-                     resolved.base.image)
+                     resolved.base.image, args)
 
 
 def cache_mounts(r: Resolved) -> CacheMounts:

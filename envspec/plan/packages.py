@@ -1,9 +1,10 @@
-"""The distribution's package manager: every command a step needs to install system packages.
+"""The distribution's package manager: every command a step needs to install system packages,
+make a GCC the default and trust extra CA certificates.
 
 Steps ask `package_manager(family, cache)` for the object (the plan asks it for its BuildKit
-cache mounts) and never spell apt themselves, so
-another family (dnf on Rocky Linux/UBI) is one more class with the same methods, registered in
-_FOR_FAMILY; no step and no template changes.
+cache mounts and build arguments) and never spell apt or dnf themselves: `Apt` serves Debian and
+Ubuntu, `Dnf` Rocky Linux and UBI, registered in _FOR_FAMILY; no step or template has an `if`
+about the distribution.
 """
 
 from __future__ import annotations
@@ -13,11 +14,33 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from envspec.catalog import Family
-from envspec.plan.steps import Command, Run, run, sh
+from envspec.plan.steps import Command, Env, Instruction, Run, run, sh
 from envspec.resolve.model import AptRepo
 
 
+@dataclass(frozen=True)
+class TrustStore:
+    """Where extra CA certificates go and the commands that make the system trust them."""
+
+    anchors: str  # folder the certificates are copied into
+    bundle: str  # the bundle tools are pointed at (SSL_CERT_FILE, PIP_CERT, ...)
+    file_prefix: str  # of the copied files, so that the clean-up can find them
+    add: tuple[str, ...]  # right after the copy, before any download
+    after_install: tuple[str, ...]  # after the package install (ca-certificates may be new)
+    remove: tuple[str, ...]  # the clean-up (keep_ca_certificates: false)
+
+
 class PackageManager(Protocol):
+    @property
+    def name(self) -> str:
+        """In section titles: "apt packages", "dnf packages"."""
+        ...
+
+    @property
+    def trust(self) -> TrustStore:
+        """Where extra CA certificates go, and how they are trusted and removed."""
+        ...
+
     def install(self, packages: tuple[str, ...], repositories: tuple[AptRepo, ...] = (),
                 then: tuple[Command, ...] = ()) -> Run:
         """One layer: add `repositories`, install `packages`, run `then`, leave no index behind."""
@@ -31,11 +54,22 @@ class PackageManager(Protocol):
         """BuildKit cache mounts keeping downloads and indexes between builds."""
         ...
 
+    def build_args(self) -> tuple[str, ...]:
+        """`ARG` lines every RUN needs (apt's non-interactive front end)."""
+        ...
+
+    def default_gcc(self, major: int, bin_dir: str | None) -> tuple[Instruction, ...]:
+        """Make GCC `major` (installed in `bin_dir`, or /usr/bin) what gcc, g++, cc, c++ run."""
+        ...
+
 
 _SOURCES = "/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources"
 _KEYRINGS = "/etc/apt/keyrings"
 _INSTALL = "apt-get install -y --no-install-recommends"
 _ARMORED = "'BEGIN PGP PUBLIC KEY BLOCK'"  # the armor header line of an exported public key
+CA_DIR = "/usr/local/share/ca-certificates/envspec"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+_GCC_CHECK = "gcc --version | head -n 1"
 
 
 @dataclass(frozen=True)
@@ -45,11 +79,29 @@ class Apt:
 
     family: Family
     cache: tuple[str, ...] = ()  # cache_mounts() under BuildKit; none for the classic builder
+    name: str = "apt"
+    # The bundle is appended to at once: a base image may lack the ca-certificates package
+    # (and update-ca-certificates) until the apt layer installs it.
+    trust: TrustStore = TrustStore(
+        anchors=CA_DIR, bundle=CA_BUNDLE, file_prefix="",
+        add=("mkdir -p /etc/ssl/certs", f"cat {CA_DIR}/*.crt >> {CA_BUNDLE}"),
+        after_install=("update-ca-certificates",),
+        remove=(f"rm -rf {CA_DIR}", "update-ca-certificates --fresh"),
+    )
 
     def cache_mounts(self) -> tuple[str, ...]:
         # sharing=locked: concurrent builds would otherwise fight over apt's lock files there
         return ("type=cache,target=/var/cache/apt,sharing=locked",
                 "type=cache,target=/var/lib/apt/lists,sharing=locked")
+
+    def build_args(self) -> tuple[str, ...]:
+        return ("DEBIAN_FRONTEND=noninteractive",)  # an ARG: it must not linger in the image
+
+    def default_gcc(self, major: int, bin_dir: str | None) -> tuple[Instruction, ...]:
+        # Links in /usr/local/bin win over /usr/bin on PATH without touching files apt owns.
+        links = [f"ln -sf /usr/bin/{tool}-{major} /usr/local/bin/{name}"
+                 for tool, name in (("gcc", "gcc"), ("g++", "g++"), ("gcc", "cc"), ("g++", "c++"))]
+        return (run(*links, _GCC_CHECK),)
 
     def install(self, packages: tuple[str, ...], repositories: tuple[AptRepo, ...] = (),
                 then: tuple[Command, ...] = ()) -> Run:
@@ -121,7 +173,78 @@ def _uri_sed(path: str, url: str) -> str:
     return f"s#https?://[^[:space:]]+{path}/?([[:space:]]|$)#{url}\\1#g"
 
 
-_FOR_FAMILY: dict[Family, type[Apt]] = {"debian": Apt, "ubuntu": Apt}
+_REPOS_DIR = "/etc/yum.repos.d"
+# --allowerasing: EL9 images ship curl-minimal, which `dnf install curl` (conda needs curl) may
+# only replace, not sit beside; without it dnf refuses the whole transaction.
+_DNF_INSTALL = "dnf install -y --allowerasing --setopt=install_weak_deps=False --nodocs"
+_ANCHORS = "/etc/pki/ca-trust/source/anchors"
+# Rocky's repo files name the archive's root by the variable $contentdir ("pub/rocky") in a
+# baseurl that is commented out while a mirrorlist is in force; mirrors serve that root.
+_ROOT = "/[$]contentdir/"  # [$]: a literal $ that no reader takes for an expansion
+_LISTS_OFF = "s/^(mirrorlist|metalink)=/#\\1=/"
+
+
+@dataclass(frozen=True)
+class Dnf:
+    """dnf (Rocky Linux, UBI; dnf 4 on EL 8 and 9). Weak dependencies are skipped like apt's
+    recommends; without BuildKit cache mounts each layer removes the metadata and packages."""
+
+    family: Family
+    cache: tuple[str, ...] = ()  # cache_mounts() under BuildKit; none for the classic builder
+    repos_dir: str = _REPOS_DIR
+    name: str = "dnf"
+    # ca-certificates and update-ca-trust are in every EL image (dnf needs them), so the
+    # certificates are trusted at once; update-ca-trust reads the anchors folder, not below it.
+    trust: TrustStore = TrustStore(
+        anchors=_ANCHORS, bundle="/etc/pki/tls/certs/ca-bundle.crt", file_prefix="envspec-",
+        add=("update-ca-trust extract",), after_install=(),
+        remove=(f"rm -f {_ANCHORS}/envspec-*", "update-ca-trust extract"),
+    )
+
+    def cache_mounts(self) -> tuple[str, ...]:
+        return ("type=cache,target=/var/cache/dnf,sharing=locked",)
+
+    def build_args(self) -> tuple[str, ...]:
+        return ()
+
+    def install(self, packages: tuple[str, ...], repositories: tuple[AptRepo, ...] = (),
+                then: tuple[Command, ...] = ()) -> Run:
+        if repositories:  # the resolver refuses apt sources on dnf distributions
+            raise ValueError("dnf cannot add apt repositories")
+        # keepcache: dnf deletes downloaded packages after a transaction unless told otherwise
+        keep = " --setopt=keepcache=1" if self.cache else ""
+        clean = () if self.cache else (sh("dnf clean all"), sh("rm -rf /var/cache/dnf"))
+        return run(sh(_DNF_INSTALL + keep, *packages), *then, *clean, mounts=self.cache)
+
+    def use_mirror(self, mirror: str, security_mirror: str | None = None) -> Run:
+        """Points every baseurl under $contentdir at the mirror and comments out the
+        mirrorlist/metalink lines of those files only (NVIDIA's cuda.repo is left alone), then
+        fails the build if nothing changed. Security updates live in the same repositories."""
+        seds = f"-e {shlex.quote(_LISTS_OFF)} -e {shlex.quote(_baseurl_sed(mirror))} "
+        matches = f"grep -q {shlex.quote(_ROOT)} \"$f\""
+        rewrite = (f"for f in {self.repos_dir}/*.repo; do \\\n"
+                   f'      if {matches}; then sed -i -E {seds}"$f"; fi; \\\n'
+                   "    done")
+        check = (f"if ! grep -rqsF {shlex.quote(mirror)} {self.repos_dir}; then \\\n"
+                 '      echo "envspec: no dnf repository matched; the mirror was not applied" >&2;'
+                 " exit 1; \\\n"
+                 "    fi")
+        return run(rewrite, check)
+
+    def default_gcc(self, major: int, bin_dir: str | None) -> tuple[Instruction, ...]:
+        # What `scl enable gcc-toolset-N` does for compilers: its bin folder first on PATH
+        # (gcc then also finds the toolset's as and ld). The system GCC needs nothing.
+        first = (Env({"PATH": f"{bin_dir}:$PATH"}, expand=True),) if bin_dir else ()
+        return (*first, run(_GCC_CHECK))
+
+
+def _baseurl_sed(mirror: str) -> str:
+    """A sed -E expression: `#baseurl=http://host/$contentdir/…` → `baseurl=<mirror>/…`."""
+    return f"s#^\\#?baseurl=https?://[^[:space:]]+{_ROOT}#baseurl={mirror}/#"
+
+
+_FOR_FAMILY: dict[Family, type[Apt] | type[Dnf]] = {
+    "debian": Apt, "ubuntu": Apt, "rocky": Dnf, "ubi": Dnf}
 
 
 def package_manager(family: Family, cache: tuple[str, ...] = ()) -> PackageManager:

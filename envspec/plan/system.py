@@ -7,13 +7,12 @@ import shlex
 from pathlib import Path
 
 from envspec.grammar import env_references
-from envspec.plan.packages import package_manager
+from envspec.plan.packages import CA_BUNDLE, CA_DIR, PackageManager, package_manager
 from envspec.plan.steps import Context, ContextFile, Copy, Env, Step, User, run, sh
 from envspec.resolve.env import LOCALE_ENV, PYTHON_ENV
 from envspec.resolve.model import Resolved
 
-CA_DIR = "/usr/local/share/ca-certificates/envspec"
-CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+__all__ = ["CA_BUNDLE", "CA_DIR", "ROOT"]  # Debian's trust store, named by tests and docs
 ROOT = "0:0"
 _CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT",
                  "NODE_EXTRA_CA_CERTS")
@@ -49,45 +48,45 @@ def _env_groups(pairs: dict[str, str]) -> list[dict[str, str]]:
 def ca_certificates(r: Resolved, ctx: Context) -> list[Step]:
     if not installs_ca_certificates(r, ctx.certs):
         return []
+    trust = _manager(r).trust
     sources = [(r.spec_dir / rel, False) for rel in r.spec.build.ca_certificates]
     sources += [(path, True) for path in ctx.certs]
     for index, (path, from_cli) in enumerate(sources):
         # update-ca-certificates wants .crt; the number keeps the order and the names unique
-        name = f"ca-certificates/{index:02d}-{path.stem}.crt"
+        name = f"ca-certificates/{trust.file_prefix}{index:02d}-{path.stem}.crt"
         ctx.files[name] = ContextFile(source=path, outside_allowed=from_cli)
     return [Step("ca_certificates", "extra CA certificates (before any download)", (
-        Copy("ca-certificates/", f"{CA_DIR}/"),
-        run("mkdir -p /etc/ssl/certs", f"cat {CA_DIR}/*.crt >> {CA_BUNDLE}"),
-        Env(dict.fromkeys(_CA_VARIABLES, CA_BUNDLE)),
+        Copy("ca-certificates/", f"{trust.anchors}/"),
+        run(*trust.add),
+        Env(dict.fromkeys(_CA_VARIABLES, trust.bundle)),
     ))]
 
 
 def apt_mirror(r: Resolved, ctx: Context) -> list[Step]:
     if r.apt.mirror is None:
         return []
-    manager = package_manager(r.base.distro.family)  # no cache mounts: it downloads nothing
-    return [Step("apt_mirror", "apt mirror",
+    manager = _manager(r)  # no cache mounts: it downloads nothing
+    return [Step("apt_mirror", f"{manager.name} mirror",
                  (manager.use_mirror(r.apt.mirror, r.apt.security_mirror),))]
 
 
 def apt(r: Resolved, ctx: Context) -> list[Step]:
     if not r.apt.packages and not r.apt.repositories:
         return []
+    manager = _manager(r, ctx)
     # The bundle gains the extra certificates only once the ca-certificates package is in.
-    then = (sh("update-ca-certificates"),) if installs_ca_certificates(r, ctx.certs) else ()
-    manager = package_manager(r.base.distro.family, ctx.cache.system)
-    return [Step("apt", "apt packages",
+    after = manager.trust.after_install if installs_ca_certificates(r, ctx.certs) else ()
+    then = tuple(sh(command) for command in after)
+    return [Step("apt", f"{manager.name} packages",
                  (manager.install(r.apt.packages, r.apt.repositories, then),))]
 
 
 def compilers(r: Resolved, ctx: Context) -> list[Step]:
     if r.gcc is None:
         return []
-    # Links in /usr/local/bin win over /usr/bin on PATH without touching files apt owns.
-    links = [f"ln -sf /usr/bin/{tool}-{r.gcc} /usr/local/bin/{name}"
-             for tool, name in (("gcc", "gcc"), ("g++", "g++"), ("gcc", "cc"), ("g++", "c++"))]
+    bin_dir = r.base.distro.gcc_bin_dir_for(r.gcc)
     return [Step("compilers", f"compilers: gcc {r.gcc} as the default",
-                 (run(*links, "gcc --version | head -n 1"),))]
+                 _manager(r).default_gcc(r.gcc, bin_dir))]
 
 
 def user(r: Resolved, ctx: Context) -> list[Step]:
@@ -131,8 +130,13 @@ def ca_cleanup(r: Resolved, ctx: Context) -> list[Step]:
         return []
     return [Step("ca_cleanup", "drop the build-only CA certificates", (
         User(ROOT),
-        run(f"rm -rf {CA_DIR}", "update-ca-certificates --fresh"),
+        run(*_manager(r).trust.remove),
     ))]
+
+
+def _manager(r: Resolved, ctx: Context | None = None) -> PackageManager:
+    """The distribution's package manager, with BuildKit cache mounts when `ctx` has them."""
+    return package_manager(r.base.distro.family, ctx.cache.system if ctx else ())
 
 
 def user_id(r: Resolved) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from envspec.catalog import Catalog, load_catalog
+from envspec.catalog import Catalog, Distro, load_catalog
 from envspec.errors import SpecError
 from envspec.loader import LoadedSpec
 from envspec.resolve.apt import ppas_in, resolve_apt
@@ -56,7 +56,9 @@ def resolve(
     if spec.python is not None:
         python, apt_for_python, ppas_for_python = resolve_python(
             spec.python, base, catalog, user_ppas, out)
-    extra = [*apt_for_python, *_gcc_packages(gcc), *_ca_packages(spec.build.ca_certificates),
+    extra = [*apt_for_python, *_gcc_packages(gcc, base.distro),
+             *_ca_packages(spec.build.ca_certificates),
+             *(base.distro.user_packages if spec.user is not None else ()),
              *_sudo_packages(spec.user)]
     apt = resolve_apt(spec.apt, base.distro, extra, ppas_for_python, catalog, out)
     check_env_references(spec.env, base, spec.python is not None, catalog, out)
@@ -75,8 +77,8 @@ def resolve(
     )
 
 
-def _gcc_packages(gcc: int | None) -> tuple[str, ...]:
-    return (f"gcc-{gcc}", f"g++-{gcc}") if gcc is not None else ()
+def _gcc_packages(gcc: int | None, distro: Distro) -> tuple[str, ...]:
+    return distro.gcc_packages_for(gcc) if gcc is not None else ()
 
 
 def _sudo_packages(user: User | None) -> tuple[str, ...]:

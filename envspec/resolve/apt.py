@@ -1,4 +1,5 @@
-"""apt: the one package list, extra repositories with their keys, and the mirror."""
+"""System packages (the spec's `apt:` section, apt or dnf): the one package list, extra
+repositories with their keys, and the mirror."""
 
 from __future__ import annotations
 
@@ -21,8 +22,14 @@ def resolve_apt(
     apt: Apt, distro: Distro, extra_packages: Iterable[str], extra_ppas: Iterable[str],
     catalog: Catalog, out: Collector,
 ) -> ResolvedApt:
-    mirror = _plain_http(apt.mirror, mirror_url(apt.mirror, distro.family, catalog, out,
-                                                ("apt", "mirror")))
+    if apt.mirror and not distro.public_mirrors:
+        out.error("apt.mirror-none", f"{distro.id} has no public mirrors: its packages come "
+                  "only from Red Hat's CDN", ("apt", "mirror"),
+                  "drop `apt.mirror`, or use a Rocky Linux base, which has mirrors")
+        return _resolved_packages(apt, extra_packages, None, None, ())
+    mirror = mirror_url(apt.mirror, distro.family, catalog, out, ("apt", "mirror"))
+    if distro.package_manager == "apt":
+        mirror = _plain_http(apt.mirror, mirror)
     security = None
     if apt.mirror and "://" not in apt.mirror and distro.family == "debian":
         # Ubuntu's security archive is also under /ubuntu, so the one rewrite covers it.
@@ -30,12 +37,19 @@ def resolve_apt(
                                                       out, ("apt", "mirror")))
     if mirror:
         out.decide("apt.mirror", mirror, "spec", f"replaces the {distro.family} archive in every "
-                   "sources file (classic and deb822)")
+                   f"{distro.sources_layout} sources file")
     repos = [_repo(r, i, distro, catalog, out) for i, r in enumerate(apt.repositories)]
     user_ppas = ppas_in(apt)
     repos += [_ppa(p, distro, catalog, out, ("apt",)) for p in extra_ppas if p not in user_ppas]
-    packages = tuple(sorted({*apt.packages, *extra_packages}))
-    return ResolvedApt(mirror, security, packages, tuple(r for r in repos if r is not None))
+    return _resolved_packages(apt, extra_packages, mirror, security,
+                              tuple(r for r in repos if r is not None))
+
+
+def _resolved_packages(
+    apt: Apt, extra: Iterable[str], mirror: str | None, security: str | None,
+    repos: tuple[AptRepo, ...],
+) -> ResolvedApt:
+    return ResolvedApt(mirror, security, tuple(sorted({*apt.packages, *extra})), repos)
 
 
 def _plain_http(ref: str | None, url: str | None) -> str | None:
@@ -51,6 +65,12 @@ def _repo(
     repo: AptRepository, index: int, distro: Distro, catalog: Catalog, out: Collector
 ) -> AptRepo | None:
     path = ("apt", "repositories", index)
+    if distro.package_manager != "apt":
+        out.error("apt.repository-os", f"`apt.repositories` are apt sources; {distro.id} "
+                  f"installs with {distro.package_manager}", path,
+                  "add the repository and install from it in `run:` steps, or use a Debian or "
+                  "Ubuntu base")
+        return None
     if repo.ppa:
         return _ppa(repo.ppa, distro, catalog, out, path)
     assert repo.url is not None and repo.key_url is not None  # guaranteed by the model

@@ -14,7 +14,8 @@ from envspec.spec import Base
 
 # Preference when several patch releases of one CUDA minor still exist.
 _STATUS_RANK = {"supported": 0, "eol": 1, "unverified": 2, "deleted": 3}
-_OS_IN_IMAGE = re.compile(r"(ubuntu)[:\-]?(\d\d\.\d\d)|(debian)[:\-]?(\d+|bullseye|bookworm|trixie)")
+_OS_IN_IMAGE = re.compile(r"(ubuntu)[:\-]?(\d\d\.\d\d)|(debian)[:\-]?(\d+|bullseye|bookworm|trixie)"
+                          r"|(rockylinux|ubi)[:/\-]?(\d+)")
 _DEBIAN_CODENAMES = {"bullseye": "11", "bookworm": "12", "trixie": "13"}
 NVIDIA_CUDA = "nvidia/cuda"
 
@@ -72,6 +73,8 @@ def _guess_os(image: str) -> str | None:
         return None
     if match.group(1):
         return f"ubuntu{match.group(2)}"
+    if match.group(5):
+        return f"{match.group(5)}{match.group(6)}"
     version = match.group(4)
     return f"debian{_DEBIAN_CODENAMES.get(version, version)}"
 
@@ -110,9 +113,11 @@ def _catalog_image(ref: ImageRef, catalog: Catalog) -> CudaImage | None:
 def _cuda_image(
     base: Base, cuda: str, distro: Distro, catalog: Catalog, out: Collector
 ) -> ResolvedBase | None:
-    if distro.family != "ubuntu":
-        out.error("base.cuda-os", f"nvidia/cuda images are published for Ubuntu, not {distro.id}",
-                  ("base", "os"), "use ubuntu22.04 or ubuntu24.04, or name an image in `base.image`")
+    if not catalog.find_images(os=distro.id, include_deleted=True):
+        published = sorted({i.os for i in catalog.cuda_images()})
+        out.error("base.cuda-os", "nvidia/cuda images are published for Ubuntu, Rocky Linux "
+                  f"and UBI, not {distro.id}", ("base", "os"),
+                  f"use one of {', '.join(published)}, or name an image in `base.image`")
         return None
     if base.cuda_source == "nvidia-apt":
         return resolve_cuda_apt(base, cuda, distro, distro.docker_image, catalog, out,

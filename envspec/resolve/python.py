@@ -72,8 +72,8 @@ def _system(
         return version, (), ()
     if version == distro.default_python:
         out.decide("python.version", version, source, f"{distro.id}'s own python3")
-        return version, ("python3", "python3-venv"), ()
-    packages = (f"python{version}", f"python{version}-venv")
+        return version, distro.python_packages_for(version), ()
+    packages = distro.python_packages_for(version)
     if version in distro.python_packages:
         out.decide("python.version", version, source, f"python{version} from {distro.id}'s archive")
         return version, packages, ()

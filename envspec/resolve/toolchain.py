@@ -26,7 +26,8 @@ def resolve_gcc(
                   f"(it has {_list(distro.gcc_packages)})", ("compilers", "gcc"),
                   _where_packaged(gcc, catalog))
     _check_against_nvcc(gcc, base, catalog, out)
-    out.decide("compilers.gcc", f"gcc-{gcc}, g++-{gcc}", "spec", "installed and made the default")
+    out.decide("compilers.gcc", ", ".join(distro.gcc_packages_for(gcc)), "spec",
+               "installed and made the default")
     return gcc
 
 

@@ -350,14 +350,40 @@ def test_gcc_table_is_monotonic(catalog: Catalog) -> None:
 def test_distros_table(catalog: Catalog) -> None:
     ids = {d.id for d in catalog.distros()}
     assert ids == {"ubuntu16.04", "ubuntu18.04", "ubuntu20.04", "ubuntu22.04", "ubuntu24.04",
-                   "debian11", "debian12", "debian13"}
-    for d in catalog.distros():
+                   "debian11", "debian12", "debian13", "rockylinux8", "rockylinux9", "ubi8", "ubi9"}
+    apt_distros = [d for d in catalog.distros() if d.package_manager == "apt"]
+    assert {d.family for d in apt_distros} == {"ubuntu", "debian"}
+    for d in apt_distros:
         assert d.default_gcc in d.gcc_packages, d.id
         assert d.default_python not in d.python_packages + d.deadsnakes_python, d.id
         assert d.docker_image.startswith(f"{d.family}:"), d.id
     assert _distro(catalog, "debian12").codename == "bookworm"
+    _assert_rpm_distros(catalog)
     assert _distro(catalog, "ubuntu22.04").deadsnakes_python[-1] == "3.13"
     assert catalog.distro("ubuntu26.04") is None
+
+
+def _assert_rpm_distros(catalog: Catalog) -> None:
+    """EL 8/9: the system GCC is apart from the gcc-toolset-N majors, which live in /opt/rh."""
+    for os_id, default_gcc, toolsets in (("rockylinux8", 8, (9, 10, 11, 12, 13, 14)),
+                                         ("rockylinux9", 11, (12, 13, 14)),
+                                         ("ubi8", 8, (9, 10, 11, 12, 13, 14)),
+                                         ("ubi9", 11, (12, 13, 14))):
+        d = _distro(catalog, os_id)
+        assert (d.package_manager, d.sources_layout) == ("dnf", "yum-repos"), os_id
+        assert (d.default_gcc, d.gcc_packages) == (default_gcc, toolsets), os_id
+        assert d.gcc_packages_for(13) == ("gcc-toolset-13-gcc", "gcc-toolset-13-gcc-c++")
+        assert d.gcc_packages_for(default_gcc) == ("gcc", "gcc-c++")
+        assert d.gcc_bin_dir_for(13) == "/opt/rh/gcc-toolset-13/root/usr/bin"
+        assert d.gcc_bin_dir_for(default_gcc) is None
+        assert d.python_packages_for(d.default_python) == ("python3",)
+        assert d.user_packages == ("shadow-utils",)
+        assert d.public_mirrors == os_id.startswith("rocky")
+    assert _distro(catalog, "rockylinux8").python_packages_for("3.9") == ("python39",)
+    assert _distro(catalog, "rockylinux9").python_packages_for("3.11") == ("python3.11",)
+    assert _distro(catalog, "debian12").python_packages_for("3.11") == ("python3", "python3-venv")
+    assert _distro(catalog, "ubuntu22.04").python_packages_for("3.11") == (
+        "python3.11", "python3.11-venv")
 
 
 def test_torch_table(catalog: Catalog) -> None:
@@ -419,8 +445,12 @@ def test_version_key() -> None:
         version_key("11.x")
 
 
-def test_parse_tag_rejects_non_ubuntu_and_extra_tags() -> None:
-    assert parse_tag("12.4.1-devel-ubi9") is None
+def test_parse_tag_reads_ubuntu_rocky_and_ubi_and_rejects_other_tags() -> None:
+    # Rocky Linux and UBI tags are in the catalog since dnf support; other OSes are not.
+    assert parse_tag("12.4.1-devel-ubi9") == ("12.4.1", None, "devel", "ubi9")
+    assert parse_tag("12.4.1-cudnn-runtime-rockylinux8") == (
+        "12.4.1", "cudnn", "runtime", "rockylinux8")
+    assert parse_tag("12.3.2-devel-centos7") is None
     assert parse_tag("13.0.0-tensorrt-devel-ubuntu24.04") is None
     assert parse_tag("nvidia/cuda:10.2-cudnn7-devel-ubuntu18.04") == (
         "10.2", "cudnn7", "devel", "ubuntu18.04")

@@ -41,7 +41,7 @@ ROW = {
         ("distros.yaml", ROW["distros.yaml"].replace("pep668", "pep688"),
          ["distros[0].pep688", "Extra inputs are not permitted"]),
         ("distros.yaml", ROW["distros.yaml"].replace("family: debian", "family: redhat"),
-         ["distros[0].family", "'ubuntu' or 'debian'"]),
+         ["distros[0].family", "'ubuntu', 'debian', 'rocky' or 'ubi'"]),
         ("distros.yaml", ROW["distros.yaml"].replace("default_gcc: 12", "default_gcc: '12'"),
          ["distros[0].default_gcc", "valid integer"]),
         ("distros.yaml", ROW["distros.yaml"].replace("gcc_packages: [12]", "gcc_packages: [12.5]"),
@@ -69,7 +69,7 @@ ROW = {
         ("conda.yaml", "installers:\n  miniforge: {version: '1', url: 'https://x/a.sh', python: '3.11'}\n",
          ["installers.miniforge", "{version} and {arch}"]),
         ("cuda_images.yaml", "images: [{cuda: '12.4', os: debian12, status: eol, "
-         "last_seen: '2020-01-01', variants: [base]}]", ["images[0].os", "Ubuntu id"]),
+         "last_seen: '2020-01-01', variants: [base]}]", ["images[0].os", "an OS id like ubuntu22.04"]),
         ("cuda_images.yaml", "images: 3", ["top-level list `images`"]),
         ("cuda_images.yaml", "- a\n", ["mapping of sections at the top level"]),
     ],

@@ -81,7 +81,7 @@ def test_nearest_never_jumps_to_another_cuda_major(write_spec: Callable[[str], P
 def test_nvidia_apt_refuses_a_release_it_has_no_recipe_for(
     write_spec: Callable[[str], Path],
 ) -> None:
-    [error] = errors(write_spec, spec("9.0", os="ubuntu16.04",
+    [error] = errors(write_spec, spec("10.0", os="ubuntu16.04",
                                       extra="  cuda_source: nvidia-apt\n"))
     assert error.code == "base.cuda-apt"
     assert "10.2.89 (ubuntu16.04, ubuntu18.04)" in (error.hint or "")
@@ -237,8 +237,9 @@ def test_smoke_expects_the_cuda_the_image_has() -> None:
 
 def test_data_file_releases_are_loaded_through_the_catalog() -> None:
     data = load_catalog().cuda_apt()
-    assert [r.cuda for r in data.releases] == ["9.2.148", "10.0.130", "10.1.243", "10.2.89", "11.0.3",
-                                                 "11.1.1", "11.2.0", "11.2.1", "11.2.2"]
+    assert [r.cuda for r in data.releases] == ["9.0.176", "9.2.148", "10.0.130", "10.1.243",
+                                                 "10.2.89", "11.0.3", "11.1.1", "11.2.0",
+                                                 "11.2.1", "11.2.2"]
     assert data.release("10.2") is data.release("10.2.89")
     assert data.release("11.2") is data.release("11.2.2")  # the newest patch of a minor
     assert data.release("10.3") is None

@@ -17,7 +17,7 @@ from tests.conftest import REPO, REPRODUCTIONS
 
 # Warnings each reproduction is expected to produce, and why.
 EXPECTED_WARNINGS: dict[str, list[str]] = {
-    "maskrcnn-benchmark": ["base.tag-deleted"],  # CUDA 9.0: every image deleted in 2023
+    "maskrcnn-benchmark": [],  # CUDA 9.0: images deleted, installed from NVIDIA apt instead
     "alphafold": ["base.tag-eol"],  # CUDA 11.0.3: end-of-life, still listed
     "nerfstudio": ["python.torch-cuda"],  # torch 1.12.1 has no cu117 wheels: cu116, as the paper
 }
