@@ -59,6 +59,12 @@ _GROUP_NAME = _USER_NAME
 # A `$` in an env value: `$$` (a literal dollar), `$NAME`, `${NAME}`, `${NAME:-word}`, `${NAME:+word}`
 _ENV_REFERENCE = re.compile(
     r"\$(?:\$|([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::[-+][^${}\\]*)?\})")
+_SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9._\-]{0,63}")
+# A git tag or commit: the characters git allows in a ref name, minus the ones a shell or
+# `git` itself would read as something else (leading `-` would be an option).
+_GIT_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/\-]{0,127}")
+_BUILD_ARG = re.compile(r"[A-Za-z0-9_.,:=+/@%^\- ]+")
+_CUDA_ARCH = re.compile(r"[0-9]{1,2}\.[0-9](?:\+PTX)?|[a-z]+")
 
 
 def _full(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -115,9 +121,13 @@ def conda_channel(value: str) -> str:
 
 
 def url(value: str) -> str:
+    return _url(value, ("http", "https"), "an http(s) URL")
+
+
+def _url(value: str, schemes: tuple[str, ...], what: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"{value!r} is not {what}")
     if _URL_FORBIDDEN.search(value):
         raise ValueError(f"{value!r} contains characters not allowed in a URL here (quotes, $, ;…)")
     return value
@@ -128,6 +138,32 @@ def key_url(value: str) -> str:
     (keyservers: `…/pks/lookup?op=get&search=0x…`). It only ever reaches a shell quoted."""
     url(value.replace("&", ""))  # `&` is the one character added to `url`'s grammar
     return value
+
+
+def git_url(value: str) -> str:
+    """A repository git can clone without credential prompts: git://, http(s)://."""
+    return _url(value, ("git", "http", "https"), "a git://, http:// or https:// repository URL")
+
+
+def git_ref(value: str) -> str:
+    _full(_GIT_REF, value, "a git tag or a 40-hex commit (like `v1.2.0`)")
+    if ".." in value or value.endswith((".lock", "/", ".")) or "//" in value:
+        raise ValueError(f"{value!r} is not a valid git ref name")
+    return value
+
+
+def source_name(value: str) -> str:
+    return _full(_SOURCE_NAME, value, "a source name (lower case, digits, `.`, `_`, `-`)")
+
+
+def build_arg(value: str) -> str:
+    """One argument of a build tool (`-DWITH_X=ON`), quoted when rendered: no shell syntax."""
+    return _full(_BUILD_ARG, value, "a build argument of letters, digits, spaces and `_.,:=+/@%^-`")
+
+
+def cuda_arch(value: str) -> str:
+    return _full(_CUDA_ARCH, value, "a compute capability (like `8.6` or `8.6+PTX`) or a "
+                 "family name (like `ampere`)")
 
 
 def mirror_ref(value: str) -> str:
@@ -341,4 +377,7 @@ SCHEMA_PATTERNS: dict[str, re.Pattern[str]] = {
     "cuda_version": _CUDA,
     "installer_version": _INSTALLER_VERSION,
     "sha256": _SHA256,
+    "source_name": _SOURCE_NAME,
+    "build_arg": _BUILD_ARG,
+    "cuda_arch": _CUDA_ARCH,
 }

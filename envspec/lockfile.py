@@ -32,6 +32,18 @@ Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+class LockedSource(BaseModel):
+    """A git source as `envspec lock` found it: the commit its tag pointed at (None: the
+    repository could not be asked, so the build checks out the tag)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, defer_build=True)
+
+    name: Annotated[str, AfterValidator(grammar.source_name)]
+    url: Annotated[str, AfterValidator(grammar.git_url)]
+    ref: Annotated[str, AfterValidator(grammar.git_ref)]
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")] | None = None
+
+
 class Lock(BaseModel):
     """One env.lock. Fields added later must be optional, so that older locks still read."""
 
@@ -46,6 +58,7 @@ class Lock(BaseModel):
     gcc: int | None = None
     python: str | None = None
     torch: Items[str] = ()  # the torch wheel pins, e.g. ("torch==2.1.2", "torchvision==0.16.2")
+    sources: Items[LockedSource] = ()  # git sources' commits
 
     @property
     def pinned_image(self) -> str:
@@ -58,18 +71,22 @@ def lock_path(spec_path: Path) -> Path:
     return spec_path.parent / LOCK_NAME
 
 
-def lock_from(resolved: Resolved, digest: str | None = None) -> Lock:
+def lock_from(
+    resolved: Resolved, digest: str | None = None, sources: tuple[LockedSource, ...] = ()
+) -> Lock:
     py = resolved.python
     return Lock(
         envspec=__version__, spec_sha256=resolved.spec_sha256, base_image=resolved.base.image,
         base_digest=digest, cuda=resolved.base.cuda, gcc=resolved.gcc,
         python=py.version if py else None,
-        torch=py.torch.requirements if py and py.torch else (),
+        torch=py.torch.requirements if py and py.torch else (), sources=sources,
     )
 
 
 def dump_lock(lock: Lock) -> str:
-    return HEADER + yaml.safe_dump(lock.model_dump(mode="json"), sort_keys=False)
+    # Older readers know no `sources` key: leave it out when there are none.
+    data = lock.model_dump(mode="json", exclude={"sources"} if not lock.sources else set())
+    return HEADER + yaml.safe_dump(data, sort_keys=False)
 
 
 def read_lock(path: Path) -> Lock | None:

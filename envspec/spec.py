@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from envspec import grammar
+from envspec.spec_sources import Source
 from envspec.spec_types import (
     MAX_ENV,
     MAX_ITEMS,
@@ -33,6 +34,7 @@ from envspec.spec_types import (
     AptPackage,
     AptWord,
     CondaSpec,
+    CudaArch,
     EnvName,
     EnvValue,
     ExposePort,
@@ -200,6 +202,13 @@ class Compilers(Model):
         ge=4,
         le=20,
         description="GCC major version: gcc-N and g++-N are installed and made the default.",
+    )
+    cuda_arch: list[CudaArch] = Field(
+        default_factory=list, max_length=MAX_SOURCES,
+        description="GPU architectures `sources:` compile for: compute capabilities like '8.6' "
+        "('+PTX' adds PTX for newer GPUs) or family names (volta, turing, ampere, ada, hopper, "
+        "blackwell). Becomes TORCH_CUDA_ARCH_LIST and CMAKE_CUDA_ARCHITECTURES in source builds; "
+        "checked against what the image's nvcc supports.",
     )
 
 
@@ -505,6 +514,11 @@ class Spec(Model):
     workdir: AbsolutePath = Field("/workspace", description="Working directory.")
     user: User | None = Field(
         default_factory=User, description="Non-root user (default dev, 1000:1000); null = root."
+    )
+    sources: list[Source] = Field(
+        default_factory=list, max_length=MAX_SOURCES,
+        description="Software built from source, in order, after the pip packages; each one its "
+        "own cached layer. Built as root.",
     )
     copy_files: list[CopyItem] = Field(
         default_factory=list, alias="copy", max_length=MAX_ITEMS, description="Files copied into the image."

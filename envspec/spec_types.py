@@ -23,6 +23,14 @@ from pydantic import (
 
 from envspec import grammar
 
+
+class Model(BaseModel):
+    """Strict base of the spec's models: unknown keys are errors (typos must not be silently
+    ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
 # Length limits, checked first; the numbers and their reasons are in envspec.grammar.
 Word = StringConstraints(max_length=grammar.MAX_WORD)
 PackageLength = StringConstraints(max_length=grammar.MAX_PACKAGE)
@@ -52,6 +60,12 @@ GroupName = Annotated[str, StringConstraints(max_length=grammar.MAX_USER_NAME),
 KeyUrl = Annotated[str, UrlLength, AfterValidator(grammar.key_url)]
 ExposePort = Annotated[str, Word, AfterValidator(grammar.expose_port)]
 AptWord = Annotated[str, Word, AfterValidator(grammar.apt_word)]
+GitUrl = Annotated[str, UrlLength, AfterValidator(grammar.git_url)]
+GitRef = Annotated[str, Word, AfterValidator(grammar.git_ref)]
+SourceName = Annotated[str, Word, AfterValidator(grammar.source_name)]
+BuildArg = Annotated[str, ValueLength, AfterValidator(grammar.build_arg)]
+CudaArch = Annotated[str, Word, AfterValidator(grammar.cuda_arch)]
+Sha256Digest = Annotated[str, Word, AfterValidator(grammar.sha256)]
 UserId = Annotated[int, Field(ge=1, le=2**31 - 2), AfterValidator(grammar.user_id)]
 
 # List and mapping sizes: generous for any real environment, small enough that a runaway
@@ -92,12 +106,6 @@ def _gpu_selection(value: object) -> object:
 
 
 GpuChoice = Annotated[GpuSelection, BeforeValidator(_gpu_selection)]
-
-
-class Model(BaseModel):
-    """Strict base: unknown keys are errors (typos must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
 RunPhase = Literal["before_apt", "after_apt", "after_python", "after_sources", "final"]

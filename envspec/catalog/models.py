@@ -426,6 +426,21 @@ class SystemUsersFile(Row):
     reserved_ids: ReservedIds
 
 
+# ----------------------------------------------------------------- cuda_arch.yaml
+
+ComputeCapability = Annotated[str, _matching(r"\d{1,2}\.\d", "a compute capability like 8.6")]
+
+
+class ArchRelease(Sourced):
+    cuda: Version  # X.Y: the first release with this list; later ones until the next row
+    sms: Items[ComputeCapability]
+
+
+class CudaArchFile(Row):
+    families: dict[str, Items[ComputeCapability]]
+    releases: Items[ArchRelease]
+
+
 EnvName = Annotated[str, _matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name")]
 
 
@@ -454,4 +469,5 @@ DATA_FILES: dict[str, type[Row]] = {
     "system_users.yaml": SystemUsersFile,
     "base_env.yaml": BaseEnvFile,
     "framework_images.yaml": FrameworkImagesFile,
+    "cuda_arch.yaml": CudaArchFile,
 }

@@ -11,11 +11,13 @@ from types import MappingProxyType
 from envspec.catalog.cuda_images import expand_images
 from envspec.catalog.loading import Documents, load_documents, validate_all
 from envspec.catalog.models import (
+    ArchRelease,
     BaseEnvFile,
     CondaDistribution,
     CondaFile,
     CondaInstaller,
     CudaAptFile,
+    CudaArchFile,
     CudaDriversFile,
     CudaGccFile,
     CudaImagesFile,
@@ -60,6 +62,7 @@ class Catalog:
         self._cuda_apt = docs[CudaAptFile]
         self._system_users = docs[SystemUsersFile]
         self._base_env = docs[BaseEnvFile]
+        self._arch = docs[CudaArchFile]
 
     # CUDA images
     def cuda_images(self) -> tuple[CudaImage, ...]:
@@ -215,6 +218,20 @@ class Catalog:
 
     def reserved_ids(self) -> ReservedIds:
         return self._system_users.reserved_ids
+
+    # GPU architectures
+    def arch_family(self, name: str) -> tuple[str, ...] | None:
+        """The compute capabilities of a family name (ampere → 8.0, 8.6); None: unknown."""
+        return self._arch.families.get(name)
+
+    def arch_families(self) -> tuple[str, ...]:
+        return tuple(self._arch.families)
+
+    def nvcc_archs(self, cuda: str) -> ArchRelease | None:
+        """The SMs the nvcc of CUDA `cuda` (X.Y or X.Y.Z) compiles for; None: older than known."""
+        key = version_key(major_minor(cuda))
+        rows = [r for r in self._arch.releases if version_key(r.cuda) <= key]
+        return max(rows, key=lambda r: version_key(r.cuda)) if rows else None
 
 
 DriverTables = tuple[dict[str, DriverRequirement], dict[int, tuple[str | None, str]]]

@@ -145,12 +145,16 @@ def lock(spec: Path, refresh: bool, registry: str | None) -> None:
     from envspec.lock_refresh import registry_digest
     from envspec.lockfile import dump_lock, lock_from, lock_path
     from envspec.resolve import resolve
+    from envspec.source_lock import lock_sources
 
     resolved = resolve(load_spec(spec))
     _show_diagnostics(resolved.diagnostics)
     digest = registry_digest(ImageRef.parse(resolved.base.image), registry) if refresh else None
+    sources = lock_sources(resolved.sources, spec)
+    _show_diagnostics(sources.notices)
     path = lock_path(spec)
-    write_file(path, dump_lock(lock_from(resolved, digest)).encode("utf-8"))  # whole or not at all
+    lock = lock_from(resolved, digest, sources.sources)
+    write_file(path, dump_lock(lock).encode("utf-8"))  # whole or not at all
     click.echo(f"wrote {path}" + (f" (base pinned to {digest})" if digest else ""))
 
 

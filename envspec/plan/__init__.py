@@ -10,8 +10,9 @@ go from least to most likely to change:
   Python/conda runtime → dependency manifests (environment.yml, constraints, requirements) →
   torch → pip packages from the spec (the plain ones in one layer, then each one with options or
   a local file in a layer of its own, in spec order: a build may need the one before it) →
-  [run: after_python] → user files → [run: after_sources] → [run: final] → CA clean-up →
-  runtime settings (WORKDIR, USER, ENTRYPOINT, CMD, EXPOSE, VOLUME) → labels
+  [run: after_python] → source builds (one layer each) → [run: after_sources] → user files →
+  [run: final] → CA clean-up → runtime settings (WORKDIR, USER, ENTRYPOINT, CMD, EXPOSE,
+  VOLUME) → labels
 
 Consequences users can rely on: editing the spec's pip list rebuilds only the pip layer and
 what follows it; editing code copied with `copy:` never reinstalls packages; labels (which
@@ -24,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from envspec.plan import cuda, image, python, system
+from envspec.plan import cuda, image, python, sources, system
 from envspec.plan.packages import package_manager
 from envspec.plan.steps import CacheMounts, Context, ContextFile, Step
 from envspec.resolve.model import Resolved
@@ -41,8 +42,8 @@ _LAYERS: tuple[Callable[[Resolved, Context], list[Step]], ...] = (
     system.env, system.ca_certificates, system.apt_mirror, image.run_phase("before_apt"),
     cuda.cuda_apt, system.apt, image.run_phase("after_apt"), system.compilers, system.user,
     python.python_runtime, python.manifests, python.torch, python.pip, python.pip_packages,
-    image.run_phase("after_python"), image.copy, image.run_phase("after_sources"),
-    image.run_phase("final"), system.ca_cleanup, image.runtime, image.labels,
+    image.run_phase("after_python"), sources.sources, image.run_phase("after_sources"),
+    image.copy, image.run_phase("final"), system.ca_cleanup, image.runtime, image.labels,
 )
 
 

@@ -21,6 +21,7 @@ from envspec.resolve.inputs import (
 )
 from envspec.resolve.model import Collector, Resolved, ResolvedPython
 from envspec.resolve.python import resolve_python
+from envspec.resolve.sources import implied_packages, resolve_cuda_arch, resolve_sources
 from envspec.resolve.toolchain import resolve_gcc
 from envspec.spec import User
 from envspec.spec_types import run_steps
@@ -56,10 +57,13 @@ def resolve(
     if spec.python is not None:
         python, apt_for_python, ppas_for_python = resolve_python(
             spec.python, base, catalog, user_ppas, out)
+    lock = inputs.lock if inputs.lock and inputs.lock.spec_sha256 == sha256 else None
+    sources = resolve_sources(spec, lock, catalog, out)
+    cuda_archs = resolve_cuda_arch(spec, base, catalog, out)
     extra = [*apt_for_python, *_gcc_packages(gcc, base.distro),
              *_ca_packages(spec.build.ca_certificates),
              *(base.distro.user_packages if spec.user is not None else ()),
-             *_sudo_packages(spec.user)]
+             *_sudo_packages(spec.user), *implied_packages(spec)]
     apt = resolve_apt(spec.apt, base.distro, extra, ppas_for_python, catalog, out)
     check_env_references(spec.env, base, spec.python is not None, catalog, out)
     _check_devel_needed(base.flavor, spec.env, [step.command for step in run_steps(spec.run)], out)
@@ -73,7 +77,7 @@ def resolve(
         spec=spec, spec_path=loaded.path, spec_dir=loaded.path.parent,
         spec_sha256=sha256, base=base, apt=apt, gcc=gcc, python=python,
         env=dict(spec.env), diagnostics=tuple(out.diagnostics), decisions=tuple(out.decisions),
-        lock_used=lock_used,
+        lock_used=lock_used, sources=sources, cuda_archs=cuda_archs,
     )
 
 

@@ -13,6 +13,7 @@ from envspec.framework_images import FrameworkImage
 from envspec.loader import KeyPath, LoadedSpec, dotted_key
 from envspec.requirements import PipRequirement
 from envspec.spec import Spec
+from envspec.spec_sources import Source as SourceEntry
 
 # Where a value came from: the spec, a default, the catalog, env.lock, a command-line option
 # (--base-image), or derived from other values.
@@ -146,6 +147,20 @@ class ResolvedPython:
 
 
 @dataclass(frozen=True)
+class ResolvedSource:
+    spec: SourceEntry
+    commit: str | None  # the commit to check out (the ref itself, or env.lock's); None: the tag
+
+
+@dataclass(frozen=True)
+class CudaArchs:
+    """`compilers.cuda_arch` in the two spellings the build tools read."""
+
+    torch: str  # TORCH_CUDA_ARCH_LIST, e.g. "7.0;8.6+PTX"
+    cmake: str  # CMAKE_CUDA_ARCHITECTURES, e.g. "70-real;86" (no suffix: SASS and PTX)
+
+
+@dataclass(frozen=True)
 class Resolved:
     spec: Spec
     spec_path: Path
@@ -159,6 +174,8 @@ class Resolved:
     diagnostics: tuple[Diagnostic, ...]
     decisions: tuple[Decision, ...]
     lock_used: bool = False  # the FROM image is the one env.lock pins
+    sources: tuple[ResolvedSource, ...] = ()
+    cuda_archs: CudaArchs | None = None
 
     @property
     def warnings(self) -> tuple[Diagnostic, ...]:
