@@ -118,6 +118,14 @@ def _existing_image(tag: str) -> str | None:
         return None  # unknown: the ordinary path asks again and reports any problem
 
 
+def _image_torch(resolved: Resolved) -> tuple[str, ...]:
+    """The torch a framework image brings (and envspec kept) is checked like an installed one."""
+    known = resolved.base.framework
+    py = resolved.python
+    kept = py is not None and py.provider == "image" and py.torch is None
+    return ("torch",) if kept and known is not None and known.torch else ()
+
+
 def _expected_env(resolved: Resolved) -> dict[str, str]:
     """The spec's variables as the container must show them (`$$` is one dollar). Left out:
     values that refer to variables (Docker expands them) and variables a later step sets again
@@ -143,7 +151,7 @@ def expectations_for(resolved: Resolved) -> Expectations:
         torch = _names(py.torch.requirements, py.version) if py.torch else ()
         conda = py.conda.packages if py.conda else ()
         listed = _requirement_names(resolved.spec_dir, py.requirements)
-        packages = (*torch, *listed, *py.package_names, *conda)
+        packages = (*torch, *_image_torch(resolved), *listed, *py.package_names, *conda)
     thresholds = driver_thresholds(resolved.base.cuda) if resolved.base.cuda else None
     return Expectations(
         os_id=resolved.base.distro.os_release,
@@ -151,7 +159,7 @@ def expectations_for(resolved: Resolved) -> Expectations:
         cuda=resolved.base.cuda,
         nvcc=resolved.base.flavor == "devel",
         python=py.version if py else None,
-        python_executable=f"{py.bin_dir}/python" if py else None,
+        python_executable=py.executable if py else None,
         packages=packages,
         uid=spec.user.uid if spec.user else 0,
         workdir=spec.workdir,

@@ -346,20 +346,31 @@ class Python(Model):
         "A patch ('3.8.13') is honoured by conda only: the system provider installs whatever "
         "patch the distribution ships, so it refuses one."
     )
-    provider: Literal["system", "conda"] = Field(
+    provider: Literal["system", "conda", "image"] = Field(
         "system",
         description="system: the distribution's python3 (deadsnakes on Ubuntu when needed) with "
-        "packages in a venv; conda: Miniconda/Miniforge.",
+        "packages in a venv; conda: Miniconda/Miniforge; image: the Python the base image "
+        "already has (pytorch/pytorch, NGC, …), pip installs into it, no second interpreter.",
+    )
+    interpreter: AbsolutePath | None = Field(
+        None,
+        description="The image's python (provider: image); default: the catalog's path for a "
+        "known framework image, else python3 on PATH.",
     )
     venv: AbsolutePath = Field("/opt/venv", description="Where the venv lives (system provider).")
-    conda: Conda | None = Field(None, description="Conda settings (provider: conda).")
+    conda: Conda | None = Field(
+        None, description="Conda settings (provider: conda; with provider: image, the image's "
+        "own conda installs `packages`/`environment`).",
+    )
     pip: Pip = Field(default_factory=Pip, description="pip packages and indexes.")
     torch: Torch = Field(default_factory=Torch, description="PyTorch wheel choice.")
 
     @model_validator(mode="after")
     def _conda_settings_need_conda(self) -> Python:
-        if self.conda is not None and self.provider != "conda":
-            raise ValueError("`conda` settings need `provider: conda`")
+        if self.conda is not None and self.provider == "system":
+            raise ValueError("`conda` settings need `provider: conda` (or `image`)")
+        if self.interpreter is not None and self.provider != "image":
+            raise ValueError("`interpreter` needs `provider: image`")
         return self
 
 

@@ -70,7 +70,8 @@ def make_plan(
 
 def cache_mounts(r: Resolved) -> CacheMounts:
     """BuildKit cache mounts, owned by the non-root user where pip and conda run as it."""
-    user = r.spec.user
+    # pip runs as root over an image's own Python (see python.python_runtime).
+    user = r.spec.user if not (r.python and r.python.provider == "image") else None
     owner = f",uid={user.uid},gid={user.gid}" if user else ""
     home = f"/home/{user.name}" if user else "/root"
     conda = r.python.conda.base_prefix if r.python and r.python.conda else None

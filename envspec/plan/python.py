@@ -39,6 +39,11 @@ def python_runtime(r: Resolved, ctx: Context) -> list[Step]:
     if py.conda is not None and py.conda.condarc is not None:
         ctx.files["condarc"] = ContextFile(text=py.conda.condarc)
         setup.append(Copy("condarc", "/etc/conda/.condarc"))
+    if py.provider == "image":
+        # pip writes into the image's own env, which root owns: it runs as root (the runtime
+        # step switches to the user), and no venv or second interpreter is made.
+        return [Step("python_image", f"Python {py.version}: the image's own {py.interpreter}",
+                     tuple(setup))] if setup else []
     who = run_as(r)
     if who:
         setup.append(User(who))
@@ -77,10 +82,12 @@ def _conda_run(conda: ResolvedConda, ctx: Context, *commands: Command) -> Run:
     return run(*commands, *clean, mounts=ctx.cache.conda)
 
 
-def _pip_install(ctx: Context, options: str = "") -> str:
-    """`pip install` with pip's own cache off unless a BuildKit cache mount holds it."""
+def _pip_install(py: ResolvedPython, ctx: Context, options: str = "") -> str:
+    """`pip install` with pip's own cache off unless a BuildKit cache mount holds it; `python`
+    is the venv's or conda env's (first on PATH), or the image's own interpreter."""
     flag = "" if ctx.cache.pip else " --no-cache-dir"
-    return f"python -m pip install{flag}{options}"
+    python = shlex.quote(py.interpreter) if py.provider == "image" else "python"
+    return f"{python} -m pip install{flag}{options}"
 
 
 def manifests(r: Resolved, ctx: Context) -> list[Step]:
@@ -110,7 +117,7 @@ def manifests(r: Resolved, ctx: Context) -> list[Step]:
         options = _pip_options(py, hashes=True) + "".join(
             f" -r {shlex.quote(copy.dest)}" for copy in copies)
         steps.append(Step("pip_requirements", "pip requirements", (
-            *copies, run(_pip_install(ctx, options), mounts=ctx.cache.pip))))
+            *copies, run(_pip_install(py, ctx, options), mounts=ctx.cache.pip))))
     return steps
 
 
@@ -138,7 +145,7 @@ def torch(r: Resolved, ctx: Context) -> list[Step]:
         return []
     wheels = r.python.torch
     index = "".join(f" {shlex.quote(arg)}" for arg in wheels.index_args)  # none: PyPI's
-    install = sh(_pip_install(ctx, _pip_options(r.python, hashes=False) + index),
+    install = sh(_pip_install(r.python, ctx, _pip_options(r.python, hashes=False) + index),
                  *wheels.requirements)
     return [Step("torch", f"PyTorch ({wheels.variant} wheels)",
                  (run(install, mounts=ctx.cache.pip),))]
@@ -152,9 +159,9 @@ def pip(r: Resolved, ctx: Context) -> list[Step]:
         return []
     if py.require_hashes:
         listed = _hashed_file(ctx, "packages.txt", plain)
-        install = sh(_pip_install(ctx, _pip_options(py, hashes=True) + f" -r {listed.dest}"))
+        install = sh(_pip_install(py, ctx, _pip_options(py, hashes=True) + f" -r {listed.dest}"))
         return [Step("pip", "pip packages", (listed, run(install, mounts=ctx.cache.pip)))]
-    install = sh(_pip_install(ctx, _pip_options(py, hashes=False)),
+    install = sh(_pip_install(py, ctx, _pip_options(py, hashes=False)),
                  *(i.requirement.text for i in plain))
     return [Step("pip", "pip packages", (run(install, mounts=ctx.cache.pip),))]
 
@@ -181,10 +188,10 @@ def _pip_package(r: Resolved, ctx: Context, py: ResolvedPython, n: int,
     if py.require_hashes:
         listed = _hashed_file(ctx, f"{n:02d}.txt", [install])
         instructions.append(listed)
-        command = sh(env + _pip_install(ctx, options + _pip_options(py, hashes=True)
+        command = sh(env + _pip_install(py, ctx, options + _pip_options(py, hashes=True)
                                         + f" -r {listed.dest}"))
     else:
-        command = sh(env + _pip_install(ctx, options + _pip_options(py, hashes=False)),
+        command = sh(env + _pip_install(py, ctx, options + _pip_options(py, hashes=False)),
                      parsed.argument(LOCAL_DIR))
     instructions.append(run(command, mounts=ctx.cache.pip))
     return Step("pip_package", f"pip: {parsed.name or parsed.path or parsed.text}",

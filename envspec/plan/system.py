@@ -94,7 +94,7 @@ def user(r: Resolved, ctx: Context) -> list[Step]:
     if u is None:
         return []
     owned = [r.spec.workdir]
-    if r.python is not None:
+    if r.python is not None and r.python.provider != "image":  # the image's env stays root's
         owned.append(r.python.prefix)
         if r.python.conda is not None:
             owned.append(r.python.conda.base_prefix)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from envspec.catalog import Catalog, CudaImage, Distro, version_key
+from envspec.framework_images import FrameworkImage, lookup
 from envspec.imageref import DOCKER_HUB, ImageRef
 from envspec.resolve.cuda_apt import apt_covers, apt_releases_text, resolve_cuda_apt, source_of
+from envspec.resolve.framework import check_framework_base
 from envspec.resolve.model import Collector, ResolvedBase
 from envspec.spec import Base
 
@@ -19,13 +21,16 @@ NVIDIA_CUDA = "nvidia/cuda"
 
 
 def resolve_base(base: Base, catalog: Catalog, out: Collector) -> ResolvedBase | None:
-    distro = _distro(base, catalog, out)
+    framework = lookup(base.image) if base.image is not None else None
+    distro = _distro(base, catalog, out, framework)
     if distro is None:
         return None
     if base.image is not None:
         if base.cuda is not None and base.cuda_source == "nvidia-apt":
             return resolve_cuda_apt(base, base.cuda, distro, base.image, catalog, out,
                                     "asked for, on the explicit `base.image`")
+        if framework is not None:
+            return _framework_image(base, base.image, framework, distro, out)
         return _explicit_image(base, base.image, distro, catalog, out)
     if base.cuda is None:
         out.decide("base.image", distro.docker_image, "catalog", f"CPU-only {distro.id} image")
@@ -33,8 +38,11 @@ def resolve_base(base: Base, catalog: Catalog, out: Collector) -> ResolvedBase |
     return _cuda_image(base, base.cuda, distro, catalog, out)
 
 
-def _distro(base: Base, catalog: Catalog, out: Collector) -> Distro | None:
-    os_id = base.os or _guess_os(base.image or "")
+def _distro(
+    base: Base, catalog: Catalog, out: Collector, framework: FrameworkImage | None
+) -> Distro | None:
+    known_os = framework.os if framework else None
+    os_id = base.os or known_os or _guess_os(base.image or "")
     if os_id is None:
         out.error(
             "base.os-unknown",
@@ -48,7 +56,9 @@ def _distro(base: Base, catalog: Catalog, out: Collector) -> Distro | None:
         out.error("base.os", f"unsupported OS {os_id!r}", ("base", "os"),
                   "supported: " + ", ".join(d.id for d in catalog.distros()))
         return None
-    if base.os is None:
+    if base.os is None and known_os is not None:
+        out.decide("base.os", distro.id, "catalog", f"what {base.image} is built on")
+    elif base.os is None:
         out.decide("base.os", distro.id, "derived", f"guessed from the image name {base.image}")
     return distro
 
@@ -80,6 +90,17 @@ def _explicit_image(
                  ("base", "image"), _replacement_hint(known, catalog))
     out.decide("base.image", image, "spec", "explicit `base.image`")
     return ResolvedBase(image, distro, cuda, flavor, known.cudnn is not None if known else False)
+
+
+def _framework_image(
+    base: Base, image: str, known: FrameworkImage, distro: Distro, out: Collector
+) -> ResolvedBase:
+    """A catalogued framework image: its CUDA is the catalog's, checked against `base.cuda`."""
+    check_framework_base(base, image, known, out)
+    out.decide("base.image", image, "spec", "explicit `base.image` (a framework image)")
+    cuda = known.cuda or base.cuda
+    flavor = next((f for f in ("devel", "runtime") if image.endswith(f"-{f}")), None)
+    return ResolvedBase(image, distro, cuda, flavor, known.cudnn is not None, framework=known)
 
 
 def _catalog_image(ref: ImageRef, catalog: Catalog) -> CudaImage | None:

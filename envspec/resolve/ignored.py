@@ -39,14 +39,21 @@ def _check_base(spec: Spec, base: ResolvedBase, out: Collector) -> None:
 
 
 def _check_python(python: Python, out: Collector) -> None:
-    if python.provider == "conda" and "venv" in python.model_fields_set:
-        out.error("python.ignored", "`python.venv` only applies with `provider: system`; conda "
-                  "installs packages into its own environment", ("python", "venv"),
-                  "remove `venv`, or set `provider: system`")
+    if python.provider != "system" and "venv" in python.model_fields_set:
+        where = {"conda": "conda installs packages into its own environment",
+                 "image": "pip installs into the image's own Python"}[python.provider]
+        out.error("python.ignored", f"`python.venv` only applies with `provider: system`; {where}",
+                  ("python", "venv"), "remove `venv`, or set `provider: system`")
     if "mirror" in python.pip.model_fields_set and python.pip.index_url is not None:
         out.warn("python.ignored", "`python.pip.mirror` is ignored: `index_url` overrides it",
                  ("python", "pip", "mirror"), "keep one of `mirror` and `index_url`")
     conda = python.conda
+    installing = {"distribution", "installer_version", "installer_url", "installer_sha256"}
+    for key in sorted(installing & (conda.model_fields_set if conda else set())):
+        if python.provider == "image":
+            out.error("python.ignored", f"`python.conda.{key}` only applies with `provider: "
+                      "conda`; the image's own conda is used", ("python", "conda", key),
+                      f"remove `{key}`")
     if conda is not None and conda.installer_url and conda.installer_version:
         out.warn("python.ignored", "`installer_version` is ignored: `installer_url` names the "
                  "installer", ("python", "conda", "installer_version"),

@@ -9,6 +9,7 @@ from typing import Literal
 
 from envspec.catalog import Distro
 from envspec.errors import Diagnostic, Location
+from envspec.framework_images import FrameworkImage
 from envspec.loader import KeyPath, LoadedSpec, dotted_key
 from envspec.requirements import PipRequirement
 from envspec.spec import Spec
@@ -50,6 +51,7 @@ class ResolvedBase:
     flavor: str | None
     cudnn: bool
     cuda_apt: CudaAptInstall | None = None  # set when CUDA comes from the apt repository
+    framework: FrameworkImage | None = None  # a catalogued image that already has Python
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,8 @@ class PipInstall:
 
 @dataclass(frozen=True)
 class ResolvedConda:
-    installer_url: str  # may contain $(uname -m), expanded by the shell at build time
+    # May contain $(uname -m), expanded by the shell at build time; None: the image's own conda.
+    installer_url: str | None
     installer_sha256: str | None
     base_prefix: str  # where conda itself lives
     condarc: str | None  # generated .condarc text (channels, mirror)
@@ -113,9 +116,11 @@ class ResolvedConda:
 
 @dataclass(frozen=True)
 class ResolvedPython:
-    provider: Literal["system", "conda"]
+    provider: Literal["system", "conda", "image"]
     version: str
-    interpreter: str  # the interpreter that creates the env (system) or the env's python
+    # The interpreter that creates the env (system), the env's python (conda), or the image's
+    # own python that pip runs with (image: an absolute path or `python3`).
+    interpreter: str
     prefix: str  # the venv or conda env holding packages; its bin/ goes first on PATH
     conda: ResolvedConda | None
     pip_conf: str | None  # generated pip.conf text (index, mirror, trusted hosts)
@@ -134,6 +139,11 @@ class ResolvedPython:
     @property
     def bin_dir(self) -> str:
         return f"{self.prefix}/bin"
+
+    @property
+    def executable(self) -> str:
+        """The python that runs pip and the smoke probe."""
+        return self.interpreter if self.provider == "image" else f"{self.bin_dir}/python"
 
 
 @dataclass(frozen=True)

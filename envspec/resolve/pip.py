@@ -12,6 +12,7 @@ from envspec.requirements import (
     read_requirement,
     unhashed_requirements,
 )
+from envspec.resolve.framework import torch_in_image
 from envspec.resolve.model import Collector, PipInstall, ResolvedBase, TorchInstall
 from envspec.resolve.torch import Family, is_torch_family, resolve_torch
 from envspec.spec import Pip, PipPackage, Python
@@ -38,6 +39,7 @@ def resolve_pip_packages(
         installs.append(install)
     if python.pip.require_hashes:
         _check_hashed_files(python.pip, out)
+    family = torch_in_image(family, base, out)  # provider: image keeps the image's own torch
     torch = resolve_torch(family, where, python.torch.variant, version, base, catalog, out)
     if torch is None and python.torch.variant != "auto" and not family:
         out.warn("python.torch-variant-unused", "python.torch.variant is set, but no torch, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envspec.catalog import Catalog, CondaInstaller, Distro, major_minor
+from envspec.resolve.framework import image_python, refuse_second_interpreter
 from envspec.resolve.mirrors import mirror_url
 from envspec.resolve.model import (
     Collector,
@@ -24,10 +25,18 @@ def resolve_python(
     python: Python, base: ResolvedBase, catalog: Catalog, ppas: set[str], out: Collector
 ) -> tuple[ResolvedPython, tuple[str, ...], tuple[str, ...]]:
     """The resolved Python, plus the apt packages and PPAs it needs."""
-    if python.provider == "conda":
+    # A refused second interpreter is judged as the image's own from here on: one error, not
+    # a cascade about the Python it would have installed.
+    refused = refuse_second_interpreter(python, base, out)
+    apt: tuple[str, ...] = ()
+    needed_ppas: tuple[str, ...] = ()
+    conda: ResolvedConda | None = None
+    if python.provider == "image" or refused:
+        version, interpreter, prefix = image_python(python, base, out)
+        conda = _image_conda(python, prefix, base, catalog, out)
+    elif python.provider == "conda":
         version, interpreter, prefix, conda = _conda(python, catalog, out)
-        apt: tuple[str, ...] = ("ca-certificates", "curl", "bzip2")
-        needed_ppas: tuple[str, ...] = ()
+        apt = ("ca-certificates", "curl", "bzip2")
     else:
         version, apt, needed_ppas = _system(python, base.distro, ppas, out)
         interpreter, prefix, conda = f"/usr/bin/python{version}", python.venv, None
@@ -104,6 +113,37 @@ def _conda(
         packages=tuple(settings.packages),
     )
     return version, f"{CONDA_ENV}/bin/python", CONDA_ENV, conda
+
+
+def _image_conda(
+    python: Python, prefix: str, base: ResolvedBase, catalog: Catalog, out: Collector
+) -> ResolvedConda | None:
+    """conda packages over an image: with the image's own conda, in its env (`prefix`)."""
+    settings = python.conda
+    if settings is None or python.provider != "image":
+        return None
+    if base.framework is not None and not base.framework.conda:
+        out.error("python.image-no-conda", f"{base.image} has no conda to install conda "
+                  "packages with", ("python", "conda"),
+                  "install them with pip, or choose an image with conda (pytorch/pytorch, "
+                  "continuumio/miniconda3, condaforge/miniforge3)")
+    if not _interpreter_known(python, base):
+        out.error("python.image-conda-where", f"envspec does not know where {base.image}'s "
+                  "conda lives", ("python", "interpreter"),
+                  "set `interpreter:` to the python of the image's conda env, e.g. "
+                  "/opt/conda/bin/python")
+    out.decide("python.conda", f"{prefix}/bin/conda", "derived", "the image's own conda")
+    return ResolvedConda(
+        installer_url=None, installer_sha256=None, base_prefix=prefix,
+        condarc=_condarc(settings, catalog, out), environment_file=settings.environment,
+        packages=tuple(settings.packages),
+    )
+
+
+def _interpreter_known(python: Python, base: ResolvedBase) -> bool:
+    """Whether the image's interpreter is a known path (its env's bin/ holds conda)."""
+    known = base.framework.python_path if base.framework else None
+    return (python.interpreter or known) is not None
 
 
 def _installer_url(

@@ -20,7 +20,7 @@ EXPECTED_WARNINGS: dict[str, list[str]] = {
     "maskrcnn-benchmark": [],  # CUDA 9.0: images deleted, installed from NVIDIA apt instead
     "alphafold": ["base.tag-eol"],  # CUDA 11.0.3: end-of-life, still listed
     # pytorch/pytorch sets LD_LIBRARY_PATH, but envspec does not know a `base.image`'s ENV
-    "nvdiffrast": ["env.undefined"],
+    "nvdiffrast": [],
     "nerfstudio": ["python.torch-cuda-runtime"],  # cu116 wheels (as the paper) bundle CUDA 11.6
 }
 SUMMARY = REPO / "examples" / "reproductions" / "README.md"
