@@ -118,8 +118,8 @@ class RunStep(Model):
         "final",
         description="before_apt: before `apt-get update` (e.g. to repair a rotated signing key); "
         "after_apt: after the system packages; after_python: after Python and its packages; "
-        "after_sources: after source builds (reserved for them; today the same point as "
-        "`final` but before it); final: after everything, including `copy`.",
+        "after_sources: after the `sources:` builds, before your files (`copy`); final: after "
+        "everything, including `copy`.",
     )
     command: ShellCommand = Field(
         description="Shell command: one complete command (quotes closed, no trailing `\\` or "
