@@ -107,6 +107,16 @@ def test_the_family_picks_the_manager_and_its_cache_mounts() -> None:
     assert package_manager("ubuntu").build_args() == ("DEBIAN_FRONTEND=noninteractive",)
 
 
+def test_the_plan_and_the_catalog_agree_on_every_distributions_package_manager() -> None:
+    """The resolver reads `package_manager` from distros.yaml, the plan picks its class by
+    family: a distribution added to one and not the other must fail here."""
+    from envspec.catalog import load_catalog
+
+    classes = {"apt": Apt, "dnf": Dnf}
+    for distro in load_catalog().distros():
+        assert type(package_manager(distro.family)) is classes[distro.package_manager], distro.id
+
+
 def test_gcc_toolset_goes_first_on_path_and_the_system_gcc_needs_nothing() -> None:
     env, check = Dnf("rocky").default_gcc(13, "/opt/rh/gcc-toolset-13/root/usr/bin")
     assert env == Env({"PATH": "/opt/rh/gcc-toolset-13/root/usr/bin:$PATH"}, expand=True)
