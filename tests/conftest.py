@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from envspec.errors import Diagnostic
+    from envspec.resolve import Resolved
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent for p in (REPO / "examples").glob("*/env.yaml"))
@@ -29,3 +34,21 @@ def write_spec(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+# Imported inside: tests/gpu run on machines where envspec's dependencies may be missing.
+def resolve_text(write_spec: Callable[[str], Path], text: str) -> Resolved:
+    """Resolve YAML text written as a throwaway env.yaml."""
+    from envspec.loader import load_spec
+    from envspec.resolve import resolve
+
+    return resolve(load_spec(write_spec(text)))
+
+
+def resolve_errors(write_spec: Callable[[str], Path], text: str) -> list[Diagnostic]:
+    """The errors (not warnings) that resolving YAML text raises; fails if it resolves."""
+    from envspec.errors import SpecError
+
+    with pytest.raises(SpecError) as caught:
+        resolve_text(write_spec, text)
+    return [d for d in caught.value.diagnostics if d.severity == "error"]

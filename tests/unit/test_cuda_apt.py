@@ -10,11 +10,11 @@ import pytest
 
 from envspec.catalog import load_catalog
 from envspec.doctor import run_doctor
-from envspec.errors import Diagnostic, SpecError
-from envspec.loader import load_spec
 from envspec.pipeline import compile_spec, expectations_for
-from envspec.resolve import Resolved, resolve
+from envspec.resolve import Resolved
 from tests.conftest import REPO
+from tests.conftest import resolve_errors as errors
+from tests.conftest import resolve_text as resolved
 from tests.unit.test_doctor import DATA, SMI_QUERY, gpu_host, items
 
 BLOG = REPO / "examples" / "blog-miniconda" / "env.yaml"
@@ -22,16 +22,6 @@ BLOG = REPO / "examples" / "blog-miniconda" / "env.yaml"
 
 def spec(cuda: str, os: str = "ubuntu18.04", flavor: str = "runtime", extra: str = "") -> str:
     return f"name: t\nbase:\n  os: {os}\n  flavor: {flavor}\n  cuda: '{cuda}'\n{extra}"
-
-
-def resolved(write_spec: Callable[[str], Path], text: str) -> Resolved:
-    return resolve(load_spec(write_spec(text)))
-
-
-def errors(write_spec: Callable[[str], Path], text: str) -> list[Diagnostic]:
-    with pytest.raises(SpecError) as err:
-        resolved(write_spec, text)
-    return [d for d in err.value.diagnostics if d.severity == "error"]
 
 
 def decision(result: Resolved, key: str) -> str:

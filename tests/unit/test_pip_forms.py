@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from envspec.errors import Diagnostic, SpecError
+from envspec.errors import SpecError
 from envspec.loader import load_spec
 from envspec.pipeline import expectations_for
 from envspec.requirements import RequirementError, read_requirement
-from envspec.resolve import Resolved, resolve
+from envspec.resolve import resolve
+from tests.conftest import resolve_errors as errors_of
+from tests.conftest import resolve_text as resolved
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 HASH = "sha256:" + "ab" * 32
@@ -23,16 +25,6 @@ CONTENT = f"six==1.16.0 --hash={HASH}\n".encode()  # of every file the plan test
 def spec_with(packages: str, pip_extra: str = "") -> str:
     return ("name: t\nbase:\n  os: debian12\npython:\n  pip:\n"
             f"    packages:\n{packages}{pip_extra}")
-
-
-def resolved(write_spec: Callable[[str], Path], text: str) -> Resolved:
-    return resolve(load_spec(write_spec(text)))
-
-
-def errors_of(write_spec: Callable[[str], Path], text: str) -> list[Diagnostic]:
-    with pytest.raises(SpecError) as caught:
-        resolved(write_spec, text)
-    return [d for d in caught.value.diagnostics if d.severity == "error"]
 
 
 # ---------------------------------------------------------------- the forms, parsed

@@ -15,7 +15,7 @@ from envspec.errors import SpecError
 from envspec.loader import load_spec
 from envspec.pipeline import compile_spec, expectations_for
 from envspec.requirements import RequirementError, parse_requirement, requirement_names
-from envspec.resolve import Resolved, resolve
+from tests.conftest import resolve_text as resolved
 
 _register_commands()
 INDEX = "https://download.pytorch.org/whl"
@@ -24,10 +24,6 @@ INDEX = "https://download.pytorch.org/whl"
 def torch_spec(packages: str, cuda: str | None = "12.1", os: str = "ubuntu22.04") -> str:
     base = f"name: t\nbase:\n  os: {os}\n" + (f"  cuda: '{cuda}'\n" if cuda else "")
     return base + f"python:\n  pip:\n    packages: {packages}\n"
-
-
-def resolved(write_spec: Callable[[str], Path], text: str) -> Resolved:
-    return resolve(load_spec(write_spec(text)))
 
 
 # ---------------------------------------------------------------- parsing and the shell gate

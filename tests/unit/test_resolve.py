@@ -9,12 +9,9 @@ import pytest
 
 from envspec.errors import SpecError
 from envspec.loader import load_spec
-from envspec.resolve import Resolved, resolve
+from envspec.resolve import resolve
 from tests.conftest import EXAMPLES
-
-
-def resolved(write_spec: Callable[[str], Path], text: str) -> Resolved:
-    return resolve(load_spec(write_spec(text)))
+from tests.conftest import resolve_text as resolved
 
 
 def spec_text(os: str, cuda: str | None = None, flavor: str = "runtime", cudnn: bool = False,

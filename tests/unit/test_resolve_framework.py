@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from envspec.errors import Diagnostic, SpecError
-from envspec.loader import load_spec
+from envspec.errors import SpecError
 from envspec.pipeline import compile_spec, expectations_for
-from envspec.resolve import Resolved, resolve
+from envspec.resolve import Resolved
 from envspec.spec import Spec
+from tests.conftest import resolve_errors as errors
+from tests.conftest import resolve_text as resolved
 
 PYTORCH = "pytorch/pytorch:2.1.2-cuda12.1-cudnn8-runtime"  # CUDA 12.1, Python 3.10, torch 2.1.2
 NGC = "nvcr.io/nvidia/pytorch:23.10-py3"  # CUDA 12.2.2, Python 3.10 in /usr/bin/python3
@@ -21,16 +22,6 @@ TF1_EOL = "nvcr.io/nvidia/tensorflow:23.03-tf1-py3"
 
 def spec(image: str, base: str = "", python: str = "  provider: image\n") -> str:
     return f"name: t\nbase:\n  image: {image}\n{base}python:\n{python}"
-
-
-def resolved(write_spec: Callable[[str], Path], text: str) -> Resolved:
-    return resolve(load_spec(write_spec(text)))
-
-
-def errors(write_spec: Callable[[str], Path], text: str) -> list[Diagnostic]:
-    with pytest.raises(SpecError) as caught:
-        resolved(write_spec, text)
-    return [d for d in caught.value.diagnostics if d.severity == "error"]
 
 
 def decision(result: Resolved, key: str) -> tuple[str, str]:
