@@ -368,6 +368,9 @@ class CudaAptRelease(Row):
     source: str
     require_cuda: str  # NVIDIA_REQUIRE_CUDA as the recipe set it
     nccl: str | None = None
+    # NCCL_VERSION where an OS's recipe pinned another NCCL than `nccl` (NVIDIA stopped
+    # regenerating ubuntu16.04 recipes before it moved NCCL on for the newer releases)
+    nccl_by_os: dict[UbuntuId, str] = {}
     notes: str | None = None
     base: Items[AptPin]
     runtime: Items[AptPin]

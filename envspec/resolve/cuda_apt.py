@@ -62,7 +62,7 @@ def resolve_cuda_apt(
         holds=tuple(pin.name for pin in pins if pin.hold),
         cuda_dir=f"cuda-{release.major_minor}",
         bootstrap=data.repository.bootstrap.get(distro.id, ()),
-        env=_environment(release, flavor, cudnn, pins),
+        env=_environment(release, flavor, cudnn, pins, distro.id),
     )
     out.decide("base.cuda_source", "nvidia-apt", source_of(base), why)
     out.decide("base.image", from_image, "spec" if base.image else "catalog",
@@ -123,7 +123,8 @@ def _repository(
 
 
 def _environment(
-    release: CudaAptRelease, flavor: Flavor, cudnn: CudnnSet | None, pins: tuple[AptPin, ...]
+    release: CudaAptRelease, flavor: Flavor, cudnn: CudnnSet | None, pins: tuple[AptPin, ...],
+    os_id: str,
 ) -> dict[str, str]:
     env = {
         "CUDA_VERSION": release.cuda,
@@ -134,7 +135,7 @@ def _environment(
         "LD_LIBRARY_PATH": _LD_LIBRARY_PATH,
     }
     if release.nccl and any(pin.name == "libnccl2" for pin in pins):
-        env["NCCL_VERSION"] = release.nccl
+        env["NCCL_VERSION"] = release.nccl_by_os.get(os_id, release.nccl)
     if cudnn is not None:
         env["CUDNN_VERSION"] = cudnn.version
     if flavor == "devel":

@@ -71,10 +71,12 @@ def test_nearest_never_jumps_to_another_cuda_major(write_spec: Callable[[str], P
 def test_nvidia_apt_refuses_a_release_it_has_no_recipe_for(
     write_spec: Callable[[str], Path],
 ) -> None:
-    [error] = errors(write_spec, spec("10.0", os="ubuntu16.04",
+    # NVIDIA shipped 11.1.1 on ubuntu16.04, but its runtime recipe was not found (see the data
+    # file's header): refused, never filled in from the 18.04 recipe
+    [error] = errors(write_spec, spec("11.1.1", os="ubuntu16.04",
                                       extra="  cuda_source: nvidia-apt\n"))
     assert error.code == "base.cuda-apt"
-    assert "10.2.89 (ubuntu16.04, ubuntu18.04)" in (error.hint or "")
+    assert "11.1.1 (ubuntu18.04, ubuntu20.04)" in (error.hint or "")
 
 
 def test_nvidia_apt_on_an_explicit_image(write_spec: Callable[[str], Path]) -> None:
@@ -122,6 +124,23 @@ def test_environment_is_nvidias(write_spec: Callable[[str], Path]) -> None:
                                   "libcudnn7"}
 
 
+@pytest.mark.parametrize(("cuda", "os", "nccl", "package"), [
+    ("10.1", "ubuntu16.04", "2.7.8", "libnccl2=2.7.8-1+cuda10.1"),
+    ("10.1", "ubuntu18.04", "2.8.3", "libnccl2=2.8.3-1+cuda10.1"),
+    ("11.0.3", "ubuntu16.04", "2.12.10-1", "libnccl2=2.12.10-1+cuda11.0"),
+    ("11.0.3", "ubuntu20.04", "2.15.5-1", "libnccl2=2.15.5-1+cuda11.0"),
+])
+def test_nccl_version_follows_the_os_recipe(
+    write_spec: Callable[[str], Path], cuda: str, os: str, nccl: str, package: str,
+) -> None:
+    """NVIDIA's last ubuntu16.04 recipes pinned an older NCCL: NCCL_VERSION says the one installed."""
+    extra = "  cudnn: false\n  cuda_source: nvidia-apt\n"  # 11.0.3's tags still exist
+    install = resolved(write_spec, spec(cuda, os=os, extra=extra)).base.cuda_apt
+    assert install is not None
+    assert [p for p in install.packages if p.startswith("libnccl2=")] == [package]
+    assert install.env["NCCL_VERSION"] == nccl
+
+
 # ------------------------------------------------------------------ cuDNN as a version
 
 
@@ -161,6 +180,22 @@ def test_cudnn_versions_are_per_os(write_spec: Callable[[str], Path]) -> None:
     assert install.bootstrap == ("apt-transport-https",)
     [error] = errors(write_spec, spec("10.2", os="ubuntu16.04", extra="  cudnn: '8.5.0.96'\n"))
     assert error.code == "base.cudnn" and "ubuntu16.04" in error.message
+
+
+def test_cudnn_7_for_cuda_9_2(write_spec: Callable[[str], Path]) -> None:
+    install = resolved(write_spec, spec("9.2", os="ubuntu16.04", flavor="devel",
+                                        extra="  cudnn: 7\n")).base.cuda_apt
+    assert install is not None
+    assert install.packages[-2:] == ("libcudnn7=7.6.5.32-1+cuda9.2",
+                                     "libcudnn7-dev=7.6.5.32-1+cuda9.2")
+    assert "libcudnn7" in install.holds and "libcudnn7-dev" not in install.holds
+
+
+def test_cudnn_8_for_11_0_3_on_ubuntu16_04_is_refused(write_spec: Callable[[str], Path]) -> None:
+    """Its devel/cudnn8 recipe was not found: no cuDNN is offered rather than a guessed one."""
+    [error] = errors(write_spec, spec("11.0.3", os="ubuntu16.04",
+                                      extra="  cudnn: 8\n  cuda_source: nvidia-apt\n"))
+    assert error.code == "base.cudnn" and "none" in (error.hint or "")
 
 
 @pytest.mark.parametrize(("os", "cuda", "cudnn", "image"), [
