@@ -71,12 +71,11 @@ def test_nearest_never_jumps_to_another_cuda_major(write_spec: Callable[[str], P
 def test_nvidia_apt_refuses_a_release_it_has_no_recipe_for(
     write_spec: Callable[[str], Path],
 ) -> None:
-    # NVIDIA shipped 11.1.1 on ubuntu16.04, but its runtime recipe was not found (see the data
-    # file's header): refused, never filled in from the 18.04 recipe
-    [error] = errors(write_spec, spec("11.1.1", os="ubuntu16.04",
+    # NVIDIA never shipped 9.0 for ubuntu18.04: refused, never filled in from the 16.04 recipe
+    [error] = errors(write_spec, spec("9.0", os="ubuntu18.04",
                                       extra="  cuda_source: nvidia-apt\n"))
     assert error.code == "base.cuda-apt"
-    assert "11.1.1 (ubuntu18.04, ubuntu20.04)" in (error.hint or "")
+    assert "9.0.176 (ubuntu16.04)" in (error.hint or "")
 
 
 def test_nvidia_apt_on_an_explicit_image(write_spec: Callable[[str], Path]) -> None:
@@ -129,6 +128,8 @@ def test_environment_is_nvidias(write_spec: Callable[[str], Path]) -> None:
     ("10.1", "ubuntu18.04", "2.8.3", "libnccl2=2.8.3-1+cuda10.1"),
     ("11.0.3", "ubuntu16.04", "2.12.10-1", "libnccl2=2.12.10-1+cuda11.0"),
     ("11.0.3", "ubuntu20.04", "2.15.5-1", "libnccl2=2.15.5-1+cuda11.0"),
+    ("11.1.1", "ubuntu16.04", "2.7.8-1", "libnccl2=2.7.8-1+cuda11.1"),
+    ("11.2.1", "ubuntu16.04", "2.8.4-1", "libnccl2=2.8.4-1+cuda11.2"),
 ])
 def test_nccl_version_follows_the_os_recipe(
     write_spec: Callable[[str], Path], cuda: str, os: str, nccl: str, package: str,
@@ -182,6 +183,17 @@ def test_cudnn_versions_are_per_os(write_spec: Callable[[str], Path]) -> None:
     assert error.code == "base.cudnn" and "ubuntu16.04" in error.message
 
 
+def test_cuda_11_2_2_on_ubuntu16_04_has_no_nccl(write_spec: Callable[[str], Path]) -> None:
+    """NVIDIA's 11.2.2 ubuntu16.04 recipes install no NCCL: neither do we, nor set NCCL_VERSION."""
+    install = resolved(write_spec, spec("11.2.2", os="ubuntu16.04", flavor="devel",
+                                        extra="  cudnn: 8\n  cuda_source: nvidia-apt\n"
+                                        )).base.cuda_apt
+    assert install is not None
+    assert not any(p.startswith("libnccl") for p in install.packages)
+    assert "NCCL_VERSION" not in install.env
+    assert "libcudnn8-dev=8.1.1.33-1+cuda11.2" in install.packages
+
+
 def test_cudnn_7_for_cuda_9_2(write_spec: Callable[[str], Path]) -> None:
     install = resolved(write_spec, spec("9.2", os="ubuntu16.04", flavor="devel",
                                         extra="  cudnn: 7\n")).base.cuda_apt
@@ -191,11 +203,17 @@ def test_cudnn_7_for_cuda_9_2(write_spec: Callable[[str], Path]) -> None:
     assert "libcudnn7" in install.holds and "libcudnn7-dev" not in install.holds
 
 
-def test_cudnn_8_for_11_0_3_on_ubuntu16_04_is_refused(write_spec: Callable[[str], Path]) -> None:
-    """Its devel/cudnn8 recipe was not found: no cuDNN is offered rather than a guessed one."""
-    [error] = errors(write_spec, spec("11.0.3", os="ubuntu16.04",
-                                      extra="  cudnn: 8\n  cuda_source: nvidia-apt\n"))
+@pytest.mark.parametrize("cuda", ["11.0.3", "11.1.1"])
+def test_cudnn_8_for_11_0_and_11_1_on_ubuntu16_04_is_refused(
+    write_spec: Callable[[str], Path], cuda: str,
+) -> None:
+    """Their 16.04 cudnn8 recipes contradict the other OS's (see the data file's header): no
+    cuDNN is offered rather than a guessed one; the CUDA stack itself is built."""
+    extra = "  cuda_source: nvidia-apt\n"
+    [error] = errors(write_spec, spec(cuda, os="ubuntu16.04", extra=f"  cudnn: 8\n{extra}"))
     assert error.code == "base.cudnn" and "none" in (error.hint or "")
+    assert resolved(write_spec, spec(cuda, os="ubuntu16.04",
+                                     extra=f"  cudnn: false\n{extra}")).base.cuda_apt is not None
 
 
 @pytest.mark.parametrize(("os", "cuda", "cudnn", "image"), [
