@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -22,6 +22,7 @@ from envspec.errors import Diagnostic, Location, SpecError
 from envspec.spec import Spec
 
 KeyPath = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 MAX_EXTENDS_DEPTH = 8
 
@@ -58,7 +59,7 @@ class LoadedSpec:
 def load_spec(path: Path) -> LoadedSpec:
     """Read, merge `extends:`, and validate. Raises SpecError with every problem found."""
     data, positions, sources = _load_with_extends(path, depth=0)
-    spec = _validate(data, positions, path)
+    spec = _validate_as(Spec, data, positions, path)
     return LoadedSpec(spec=spec, path=path, data=data, positions=positions, sources=sources)
 
 
@@ -231,12 +232,22 @@ class _Walker:
             raise self._budget.exceeded(code, top or self._loc(node, path))
 
 
-def _validate(data: Mapping[str, Any], positions: Positions, path: Path) -> Spec:
+def load_model(path: Path, model: type[M]) -> M:
+    """Any envspec YAML file (the user config, a catalog index) read with the spec's safety
+    limits and validated with the spec's located errors, against `model`. Unlike a spec, an
+    empty file (or one of comments only) is valid: it sets nothing."""
+    if yaml_safe.compose(yaml_safe.read_text(path), str(path)) is None:
+        return model.model_validate({})
+    data, positions = _read_yaml(path)
+    return _validate_as(model, data, positions, path)
+
+
+def _validate_as(model: type[M], data: Mapping[str, Any], positions: Positions, path: Path) -> M:
     try:
-        return Spec.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as err:
         errors = err.errors()
-        diagnostics = [_from_pydantic(e, positions, path) for e in errors[:MAX_REPORTED]]
+        diagnostics = [_from_pydantic(e, positions, path, model) for e in errors[:MAX_REPORTED]]
         diagnostics.sort(key=_order)
         if len(errors) > MAX_REPORTED:
             diagnostics.append(Diagnostic("spec.more", f"… and {len(errors) - MAX_REPORTED} more "
@@ -252,14 +263,15 @@ def _order(d: Diagnostic) -> tuple[int, int]:
     return (loc.line or 0, loc.column or 0) if loc else (0, 0)
 
 
-def _from_pydantic(error: Any, positions: Positions, path: Path) -> Diagnostic:
+def _from_pydantic(error: Any, positions: Positions, path: Path,
+                   model: type[BaseModel]) -> Diagnostic:
     loc_path = _user_path(error["loc"])
     kind = error["type"]
     is_key_problem = kind == "extra_forbidden" or "[key]" in error["loc"]
     location = positions.locate(loc_path, key=is_key_problem) or Location(str(path))
     location = Location(location.file, location.line, location.column, dotted_key(loc_path) or None)
     message = _message(error, loc_path)
-    hint = _hint(error, loc_path, positions.raw_text.get(loc_path))
+    hint = _hint(error, loc_path, positions.raw_text.get(loc_path), model)
     return _diag(f"spec.{kind.replace('_', '-')}", message, location, hint)
 
 
@@ -295,12 +307,12 @@ def _message(error: Any, loc_path: KeyPath) -> str:
     return f"`{key}`: {text}" if key else text
 
 
-def _hint(error: Any, loc_path: KeyPath, typed: str | None) -> str | None:
+def _hint(error: Any, loc_path: KeyPath, typed: str | None, model: type[BaseModel]) -> str | None:
     kind = error["type"]
     if "hint" in (error.get("ctx") or {}):  # a validator that knows better (spec.CudaVersion)
         return str(error["ctx"]["hint"])
     if kind == "extra_forbidden" and loc_path:
-        return _did_you_mean(str(loc_path[-1]), _allowed_keys(loc_path[:-1]))
+        return _did_you_mean(str(loc_path[-1]), _allowed_keys(model, loc_path[:-1]))
     if kind == "string_type" and isinstance(error.get("input"), float | int):
         return f"quote it: `{loc_path[-1]}: \"{typed}\"` (unquoted, YAML reads 3.10 as the number 3.1)"
     if kind == "missing" and loc_path and loc_path[-1] == "name":
@@ -334,8 +346,8 @@ def _did_you_mean(word: str, allowed: list[str]) -> str:
     return "allowed keys here: " + ", ".join(f"`{k}`" for k in allowed)
 
 
-def _allowed_keys(parent: KeyPath) -> list[str]:
-    model: type[BaseModel] | None = Spec
+def _allowed_keys(top: type[BaseModel], parent: KeyPath) -> list[str]:
+    model: type[BaseModel] | None = top
     for part in parent:
         if model is None or isinstance(part, int):
             continue
